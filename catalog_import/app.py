@@ -1,0 +1,91 @@
+"""The FastAPI application: routers, error handlers, and a lifespan that owns the engine, the session
+factory, the queue and (optionally) an in-process worker."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from fastapi import FastAPI
+
+from catalog_import import __version__
+from catalog_import.auth import endpoints as auth_endpoints
+from catalog_import.auth.service import ensure_bootstrap_integration, token_signing_key
+from catalog_import.auth.tokens import TokenSigner
+from catalog_import.catalog import endpoints as catalog_endpoints
+from catalog_import.config import Settings
+from catalog_import.db import create_engine, create_session_factory
+from catalog_import.errors import install_error_handlers
+from catalog_import.health import router as health_router
+from catalog_import.imports import endpoints as import_endpoints
+from catalog_import.queue import ImportQueue
+
+logger = structlog.get_logger(__name__)
+
+DESCRIPTION = """\
+Push catalog records (taxes, categories, media, products) into an import session, let the server resolve
+natural keys into ids, and commit: workers write the catalog level by level, dependencies first, and
+report per-record failures with RFC 5424 severities."""
+
+
+def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
+    """The API for ``settings``, whose database and Redis URLs must be set (see ``embedded``)."""
+    if not settings.database_url or not settings.redis_url:
+        raise ValueError("create_app needs settings with database_url and redis_url")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        assert settings.database_url and settings.redis_url
+        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        session_factory = create_session_factory(engine)
+        queue = await ImportQueue.connect(
+            settings.redis_url, settings.queue_name, settings.commit_jobs_per_import
+        )
+        async with session_factory() as session, session.begin():
+            key = (
+                settings.secret_key.get_secret_value()
+                if settings.secret_key
+                else await token_signing_key(session)
+            )
+            if settings.bootstrap_client_id and settings.bootstrap_client_secret:
+                await ensure_bootstrap_integration(
+                    session, settings.bootstrap_client_id, settings.bootstrap_client_secret.get_secret_value()
+                )
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.session_factory = session_factory
+        app.state.queue = queue
+        app.state.token_signer = TokenSigner(key, settings.token_ttl_seconds)
+        worker_task = None
+        worker = None
+        if run_worker:
+            from catalog_import.worker import create_worker
+
+            worker = create_worker(settings, handle_signals=False)
+            worker_task = asyncio.create_task(worker.async_run())
+        try:
+            yield
+        finally:
+            if worker is not None and worker_task is not None:
+                worker_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker_task
+                await worker.close()
+            await queue.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Catalog Import API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(auth_endpoints.router)
+    app.include_router(import_endpoints.router)
+    app.include_router(catalog_endpoints.router)
+    return app

@@ -1,0 +1,1 @@
+"""Integrations, client-credential tokens and the bearer dependency that scopes requests to one."""

@@ -1,0 +1,55 @@
+"""POST /api/oauth/token: client credentials in, a bearer token out (JSON or form-encoded body)."""
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+
+from catalog_import.auth import service
+from catalog_import.auth.schemas import TokenRequest, TokenResponse
+from catalog_import.db import Session
+from catalog_import.errors import Unprocessable, validation_details
+
+router = APIRouter(prefix="/api/oauth", tags=["auth"])
+
+TOKEN_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": TokenRequest.model_json_schema()},
+        "application/x-www-form-urlencoded": {"schema": TokenRequest.model_json_schema()},
+    },
+}
+
+
+async def read_token_request(request: Request) -> TokenRequest:
+    content_type = request.headers.get("content-type", "")
+    data: Any
+    try:
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            data = dict((await request.form()).items())
+        else:
+            data = orjson.loads(await request.body())
+    except (orjson.JSONDecodeError, ValueError, AssertionError) as exc:
+        raise Unprocessable("The body must be JSON or form-encoded") from exc
+    try:
+        return TokenRequest.model_validate(data)
+    except ValidationError as exc:
+        raise Unprocessable(
+            "The token request is not valid", details=validation_details(exc.errors())
+        ) from exc
+
+
+@router.post(
+    "/token",
+    operation_id="issue_token",
+    response_model=TokenResponse,
+    openapi_extra={"requestBody": TOKEN_REQUEST_BODY},
+    responses={401: {"description": "INVALID_CLIENT"}, 422: {"description": "INVALID_REQUEST"}},
+)
+async def issue_token(request: Request, session: Session) -> TokenResponse:
+    """Exchange an integration's client id and secret for a short-lived bearer token."""
+    body = await read_token_request(request)
+    signer = request.app.state.token_signer
+    token = await service.issue_token(session, signer, body.client_id, body.client_secret)
+    return TokenResponse(access_token=token, expires_in=signer.ttl_seconds)

@@ -1,0 +1,19 @@
+"""Token request and response bodies (OAuth 2 client credentials)."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grant_type: Literal["client_credentials"]
+    client_id: str = Field(min_length=1, max_length=255)
+    client_secret: str = Field(min_length=1, max_length=1024)
+
+
+class TokenResponse(BaseModel):
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (a token type, not a secret)
+    access_token: str
+    expires_in: int = Field(examples=[600])

@@ -1,0 +1,1 @@
+"""Read endpoints for the catalog: enough to see what an import did."""

@@ -1,0 +1,80 @@
+"""Catalog read endpoints (CONTRACT §7)."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from catalog_import.auth.dependencies import IntegrationId
+from catalog_import.catalog import schemas, service
+from catalog_import.db import Session
+from catalog_import.schemas import ErrorResponse, Page
+
+router = APIRouter(prefix="/api/catalog", tags=["catalog"])
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}}
+LISTED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
+
+
+@router.get("/products/{product_id}", operation_id="get_product", responses=NOT_FOUND)
+async def get_product(
+    product_id: Annotated[uuid.UUID, Path()], session: Session, _: IntegrationId
+) -> schemas.ProductView:
+    return await service.get_product(session, product_id)
+
+
+@router.get("/products", operation_id="list_products", responses=LISTED)
+async def list_products(
+    session: Session,
+    _: IntegrationId,
+    product_number: Annotated[str | None, Query(alias="productNumber")] = None,
+    limit: Limit = 100,
+    cursor: str | None = None,
+) -> Page[schemas.ProductView]:
+    return await service.list_products(session, product_number, cursor, limit)
+
+
+@router.get("/categories/{category_id}", operation_id="get_category", responses=NOT_FOUND)
+async def get_category(
+    category_id: Annotated[uuid.UUID, Path()], session: Session, _: IntegrationId
+) -> schemas.CategoryView:
+    return await service.get_category(session, category_id)
+
+
+@router.get("/categories", operation_id="list_categories", responses=LISTED)
+async def list_categories(
+    session: Session,
+    _: IntegrationId,
+    path: Annotated[
+        list[str] | None, Query(description="The category's path, one name per parameter")
+    ] = None,
+    limit: Limit = 100,
+    cursor: str | None = None,
+) -> Page[schemas.CategoryView]:
+    return await service.list_categories(session, path, cursor, limit)
+
+
+@router.get("/media/{media_id}", operation_id="get_media", responses=NOT_FOUND)
+async def get_media(
+    media_id: Annotated[uuid.UUID, Path()], session: Session, _: IntegrationId
+) -> schemas.MediaView:
+    return await service.get_media(session, media_id)
+
+
+@router.get("/media", operation_id="list_media", responses=LISTED)
+async def list_media(
+    session: Session,
+    _: IntegrationId,
+    url: Annotated[str | None, Query(description="Media imported from this source URL")] = None,
+    limit: Limit = 100,
+    cursor: str | None = None,
+) -> Page[schemas.MediaView]:
+    return await service.list_media(session, url, cursor, limit)
+
+
+@router.get("/taxes", operation_id="list_taxes", responses=LISTED)
+async def list_taxes(
+    session: Session, _: IntegrationId, limit: Limit = 100, cursor: str | None = None
+) -> Page[schemas.TaxView]:
+    return await service.list_taxes(session, cursor, limit)

@@ -1,0 +1,153 @@
+"""Assembling catalog views from the rows of the catalog."""
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_import.catalog import schemas
+from catalog_import.catalog.repository import CatalogRepository
+from catalog_import.errors import NotFound
+from catalog_import.models import Media, Product
+from catalog_import.pagination import decode_cursor, encode_cursor
+from catalog_import.schemas import Page
+
+
+def media_view(media: Media) -> schemas.MediaView:
+    return schemas.MediaView(
+        id=media.id,
+        # Files are served once they have been downloaded; until then only the source URL is known.
+        url=f"/media/{media.id.hex}/{media.filename}" if media.sha256 and media.filename else None,
+        source_url=media.source_url,
+        title=media.title,
+        alt=media.alt,
+        filename=media.filename,
+        mime_type=media.mime_type,
+        size=media.size,
+        sha256=media.sha256,
+    )
+
+
+async def product_views(session: AsyncSession, products: Sequence[Product]) -> list[schemas.ProductView]:
+    repository = CatalogRepository(session)
+    ids = [product.id for product in products]
+    taxes = await repository.taxes_by_id(list({product.tax_id for product in products}))
+    prices = await repository.prices(ids)
+    categories = await repository.product_categories(ids)
+    media = await repository.product_media(ids)
+    variants = await repository.variant_ids(ids)
+    views = []
+    for product in products:
+        tax = taxes[product.tax_id]
+        views.append(
+            schemas.ProductView(
+                id=product.id,
+                product_number=product.product_number,
+                name=product.name,
+                description=product.description,
+                active=product.active,
+                stock=product.stock,
+                parent_id=product.parent_id,
+                custom_fields=product.custom_fields,
+                tax=schemas.TaxView(id=tax.id, name=tax.name, tax_rate=tax.tax_rate),
+                prices=[
+                    schemas.PriceView(currency=code, gross=gross, net=net, linked=linked)
+                    for _id, code, gross, net, linked in prices.get(product.id, [])
+                ],
+                categories=[
+                    schemas.CategoryLink(id=category_id, name=name, path=path)
+                    for _id, category_id, name, path in categories.get(product.id, [])
+                ],
+                media=[
+                    schemas.ProductMediaView(**media_view(item).model_dump(), position=position)
+                    for _id, position, item in media.get(product.id, [])
+                ],
+                properties=[],
+                options=[],
+                variant_ids=variants.get(product.id, []),
+                extensions={},
+                created_at=product.created_at,
+                updated_at=product.updated_at,
+            )
+        )
+    return views
+
+
+def page_after(cursor: str | None) -> uuid.UUID | None:
+    key = decode_cursor(cursor, 1)
+    return uuid.UUID(key[0]) if key else None
+
+
+async def get_product(session: AsyncSession, product_id: uuid.UUID) -> schemas.ProductView:
+    products = await CatalogRepository(session).products(ids=[product_id], limit=1)
+    if not products:
+        raise NotFound("Product not found", code="PRODUCT_NOT_FOUND")
+    return (await product_views(session, products))[0]
+
+
+async def list_products(
+    session: AsyncSession, product_number: str | None, cursor: str | None, limit: int
+) -> Page[schemas.ProductView]:
+    products = await CatalogRepository(session).products(
+        product_number=product_number, after=page_after(cursor), limit=limit + 1
+    )
+    page = list(products[:limit])
+    return Page[schemas.ProductView](
+        items=await product_views(session, page),
+        next_cursor=encode_cursor(page[-1].id.hex) if len(products) > limit else None,
+    )
+
+
+def category_view(category_and_count: tuple[object, int]) -> schemas.CategoryView:
+    category, count = category_and_count
+    return schemas.CategoryView.model_validate(
+        {
+            **{k: getattr(category, k) for k in ("id", "name", "parent_id", "path", "active")},
+            "product_count": count,
+        }
+    )
+
+
+async def get_category(session: AsyncSession, category_id: uuid.UUID) -> schemas.CategoryView:
+    found = await CatalogRepository(session).categories(category_id=category_id, limit=1)
+    if not found:
+        raise NotFound("Category not found", code="CATEGORY_NOT_FOUND")
+    return category_view(found[0])
+
+
+async def list_categories(
+    session: AsyncSession, path: list[str] | None, cursor: str | None, limit: int
+) -> Page[schemas.CategoryView]:
+    found = await CatalogRepository(session).categories(path=path, after=page_after(cursor), limit=limit + 1)
+    page = found[:limit]
+    return Page[schemas.CategoryView](
+        items=[category_view(item) for item in page],
+        next_cursor=encode_cursor(page[-1][0].id.hex) if len(found) > limit else None,
+    )
+
+
+async def get_media(session: AsyncSession, media_id: uuid.UUID) -> schemas.MediaView:
+    found = await CatalogRepository(session).media(media_id=media_id, limit=1)
+    if not found:
+        raise NotFound("Media not found", code="MEDIA_NOT_FOUND")
+    return media_view(found[0])
+
+
+async def list_media(
+    session: AsyncSession, url: str | None, cursor: str | None, limit: int
+) -> Page[schemas.MediaView]:
+    found = await CatalogRepository(session).media(url=url, after=page_after(cursor), limit=limit + 1)
+    page = list(found[:limit])
+    return Page[schemas.MediaView](
+        items=[media_view(item) for item in page],
+        next_cursor=encode_cursor(page[-1].id.hex) if len(found) > limit else None,
+    )
+
+
+async def list_taxes(session: AsyncSession, cursor: str | None, limit: int) -> Page[schemas.TaxView]:
+    found = await CatalogRepository(session).taxes(after=page_after(cursor), limit=limit + 1)
+    page = list(found[:limit])
+    return Page[schemas.TaxView](
+        items=[schemas.TaxView(id=t.id, name=t.name, tax_rate=t.tax_rate) for t in page],
+        next_cursor=encode_cursor(page[-1].id.hex) if len(found) > limit else None,
+    )

@@ -1,0 +1,118 @@
+"""The ``catalog-import`` command: serve, worker, migrate, integration create."""
+
+import asyncio
+import json
+from typing import Annotated
+
+import structlog
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from catalog_import.config import Settings
+from catalog_import.db import create_engine, create_session_factory
+from catalog_import.embedded import runtime_settings
+from catalog_import.logs import configure_logging
+from catalog_import.migrations import upgrade
+
+app = typer.Typer(help="Catalog Import API server.", no_args_is_help=True, add_completion=False)
+integration_app = typer.Typer(help="Manage integrations (API clients).", no_args_is_help=True)
+app.add_typer(integration_app, name="integration")
+
+logger = structlog.get_logger(__name__)
+
+
+def load_settings() -> Settings:
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not run an import worker in-process.")
+    ] = False,
+) -> None:
+    """Run the HTTP API (and, unless --no-worker, one import worker in the same process)."""
+    from catalog_import.app import create_app
+
+    with runtime_settings(load_settings()) as settings:
+        assert settings.database_url
+        upgrade(settings.database_url)
+        application = create_app(settings, run_worker=not no_worker)
+        logger.info("serving", url=f"http://{host}:{port}", worker=not no_worker)
+        uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def worker() -> None:
+    """Run an import worker. Start as many as the load needs."""
+    from catalog_import.worker import create_worker
+
+    with runtime_settings(load_settings()) as settings:
+        assert settings.database_url
+        upgrade(settings.database_url)
+
+        async def main() -> None:
+            import_worker = create_worker(settings)
+            try:
+                await import_worker.main()
+            finally:
+                await import_worker.close()
+
+        asyncio.run(main())
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    with runtime_settings(load_settings()) as settings:
+        assert settings.database_url
+        upgrade(settings.database_url)
+        typer.echo("database schema is up to date")
+
+
+@integration_app.command("create")
+def integration_create(
+    name: Annotated[str, typer.Argument(help="A name for the integration, e.g. the middleware's.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the credentials as JSON.")] = False,
+) -> None:
+    """Create an integration and print its credentials (shown only this once)."""
+    from catalog_import.auth.service import create_integration
+
+    with runtime_settings(load_settings()) as settings:
+        assert settings.database_url
+        upgrade(settings.database_url)
+
+        async def create() -> tuple[str, str, str]:
+            assert settings.database_url
+            engine = create_engine(settings.database_url, pool_size=1)
+            try:
+                async with create_session_factory(engine)() as session, session.begin():
+                    created = await create_integration(session, name)
+                    return created.client_id, created.client_secret, created.webhook_secret
+            finally:
+                await engine.dispose()
+
+        client_id, client_secret, webhook_secret = asyncio.run(create())
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"clientId": client_id, "clientSecret": client_secret, "webhookSecret": webhook_secret}
+            )
+        )
+        return
+    table = Table(title=f"Integration {name!r}", show_header=False)
+    table.add_row("client id", client_id)
+    table.add_row("client secret", client_secret)
+    table.add_row("webhook secret", webhook_secret)
+    Console().print(table)
+    Console(stderr=True).print("[yellow]The secrets are shown only now; store them safely.[/yellow]")
+
+
+def main() -> None:
+    app()

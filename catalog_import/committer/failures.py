@@ -1,0 +1,160 @@
+"""Failures at commit: a failed record's state and problems, the failure row of its root, the failures
+of the records that depend on it, and the undoing of the nested creations of a failed root."""
+
+import uuid
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import BigInteger, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_import.committer.writers.base import ClaimedRecord
+from catalog_import.models import ImportFailure
+from catalog_import.problems import Problem, error
+
+FAILED_DEPENDENCIES = """
+SELECT d.record_id, d.path, d.nested, t.entity, t.entity_id, t.natural_key, t.problems
+FROM import_record_dependencies d
+JOIN import_records t ON t.record_id = d.depends_on
+WHERE d.record_id = ANY(:ids) AND t.state IN ('failed', 'skipped')
+ORDER BY d.record_id, d.path
+"""
+
+MARK_FAILED = """
+UPDATE import_records r SET state = 'failed', problems = f.problems
+FROM jsonb_to_recordset(:failures) AS f(record_id bigint, problems jsonb)
+WHERE r.record_id = f.record_id
+"""
+
+INSERT_FAILURES = """
+INSERT INTO import_failures (import_id, record_id, entity, entity_id, path, batch, severity_code, details)
+SELECT r.import_id, r.record_id, r.entity, r.entity_id, r.path, r.batch, f.severity_code, f.problems
+FROM jsonb_to_recordset(:failures) AS f(record_id bigint, problems jsonb, severity_code smallint)
+JOIN import_records r ON r.record_id = f.record_id
+WHERE r.root
+ON CONFLICT (record_id) DO NOTHING
+"""
+
+# Nested creations of the failed roots that nothing else still needs: undone, counted as not written.
+ORPHANED_NESTED = """
+SELECT DISTINCT n.record_id, n.entity, n.entity_id
+FROM import_record_dependencies d
+JOIN import_records n ON n.record_id = d.depends_on
+WHERE d.record_id = ANY(:ids) AND d.nested AND n.state = 'written' AND NOT n.root
+  AND NOT EXISTS (
+      SELECT 1 FROM import_record_dependencies o JOIN import_records x ON x.record_id = o.record_id
+      WHERE o.depends_on = n.record_id AND x.state IN ('pending', 'written'))
+"""
+
+UNDO = {
+    "tax": "DELETE FROM taxes t WHERE t.id = ANY(:entity_ids) "
+    "AND NOT EXISTS (SELECT 1 FROM products p WHERE p.tax_id = t.id)",
+    "media": "DELETE FROM media m WHERE m.id = ANY(:entity_ids) "
+    "AND NOT EXISTS (SELECT 1 FROM product_media pm WHERE pm.media_id = m.id)",
+}
+
+
+async def dependency_problems(
+    session: AsyncSession, records: Sequence[ClaimedRecord]
+) -> dict[int, list[Problem]]:
+    """Problems of claimed records that depend on a record that failed: a nested creation that failed
+    fails its root (its problems, then ``NESTED_FAILED``), any other failed dependency gives
+    ``DEPENDENCY_FAILED``."""
+    if not records:
+        return {}
+    by_id = {record.record_id: record for record in records}
+    statement = text(FAILED_DEPENDENCIES).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+    found = (await session.execute(statement, {"ids": list(by_id)})).all()
+    problems: dict[int, list[Problem]] = {}
+    for record_id, path, nested, entity, entity_id, natural_key, dependency_problems_json in found:
+        record = by_id[record_id]
+        label = record.entity.capitalize()
+        record_problems = problems.setdefault(record_id, [])
+        if nested:
+            for detail in dependency_problems_json or []:
+                quoted = Problem.from_json(detail)
+                record_problems.append(
+                    Problem(quoted.code, quoted.message, path, quoted.severity, quoted.entity or entity)
+                )
+            if not any(p.code == "NESTED_FAILED" for p in record_problems):
+                record_problems.append(
+                    error(
+                        "NESTED_FAILED",
+                        f"{label} not imported: a nested record failed",
+                        record.path,
+                        record.entity,
+                    )
+                )
+        else:
+            what = natural_key or entity_id.hex
+            record_problems.append(
+                error(
+                    "DEPENDENCY_FAILED",
+                    f"{label} not imported: it depends on {entity} {what}, which failed",
+                    path,
+                    entity,
+                )
+            )
+    return problems
+
+
+async def record_failures(
+    session: AsyncSession,
+    import_id: uuid.UUID,
+    problems: Mapping[int, Sequence[Problem]],
+    entities: Mapping[int, str] | None = None,
+) -> None:
+    """Mark records failed with their problems, report failed roots, and undo the nested creations of
+    failed roots."""
+    if not problems:
+        return
+    failures = [
+        {
+            "record_id": record_id,
+            "problems": [detail_json(p, (entities or {}).get(record_id)) for p in record_problems],
+            "severity_code": min(int(p.severity) for p in record_problems),
+        }
+        for record_id, record_problems in problems.items()
+    ]
+    for statement in (MARK_FAILED, INSERT_FAILURES):
+        await session.execute(
+            text(statement).bindparams(bindparam("failures", type_=JSONB)), {"failures": failures}
+        )
+    await undo_nested(session, list(problems))
+
+
+def detail_json(problem: Problem, entity: str | None) -> dict[str, object]:
+    data = problem.to_json()
+    if "entity" not in data and entity is not None:
+        data["entity"] = entity
+    return data
+
+
+async def undo_nested(session: AsyncSession, failed_ids: list[int]) -> None:
+    statement = text(ORPHANED_NESTED).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+    orphans = (await session.execute(statement, {"ids": failed_ids})).all()
+    if not orphans:
+        return
+    by_entity: dict[str, list[uuid.UUID]] = {}
+    for _record_id, entity, entity_id in orphans:
+        by_entity.setdefault(entity, []).append(entity_id)
+    for entity, entity_ids in by_entity.items():
+        if entity in UNDO:
+            await session.execute(text(UNDO[entity]), {"entity_ids": entity_ids})
+    skip = text("UPDATE import_records SET state = 'skipped' WHERE record_id = ANY(:ids)").bindparams(
+        bindparam("ids", type_=ARRAY(BigInteger))
+    )
+    await session.execute(skip, {"ids": [row[0] for row in orphans]})
+
+
+async def record_import_failure(session: AsyncSession, import_id: uuid.UUID, problem: Problem) -> None:
+    """An import-wide failure (entity ``import``), not tied to a record."""
+    await session.execute(
+        insert(ImportFailure).values(
+            import_id=import_id,
+            entity="import",
+            entity_id=import_id,
+            severity_code=int(problem.severity),
+            details=[problem.to_json()],
+        )
+    )

@@ -1,0 +1,89 @@
+"""SQL of the workers: which level is next, claiming a batch of it, settling records, finishing."""
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import BigInteger, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_import.committer.writers.base import ClaimedRecord
+from catalog_import.models import Import, ImportRecord, ImportStatus, RecordState
+
+CLAIM = """
+SELECT record_id, operation, entity, entity_id, action, path, root
+FROM import_records
+WHERE import_id = :import_id AND state = 'pending' AND level = :level
+ORDER BY record_id
+LIMIT :limit
+FOR UPDATE SKIP LOCKED
+"""
+
+
+class CommitRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def current_level(self, import_id: uuid.UUID) -> int | None:
+        """The highest level with records not settled yet (some may be in another worker's hands)."""
+        return await self.session.scalar(
+            select(func.max(ImportRecord.level)).where(
+                ImportRecord.import_id == import_id, ImportRecord.state == RecordState.PENDING
+            )
+        )
+
+    async def claim(self, import_id: uuid.UUID, level: int, limit: int) -> list[tuple[str, ClaimedRecord]]:
+        """Lock up to ``limit`` pending records of ``level`` that no other worker holds."""
+        result = await self.session.execute(
+            text(CLAIM), {"import_id": import_id, "level": level, "limit": limit}
+        )
+        return [
+            (operation, ClaimedRecord(record_id, entity, entity_id, action, path, root))
+            for record_id, operation, entity, entity_id, action, path, root in result
+        ]
+
+    async def mark_written(self, record_ids: Sequence[int]) -> None:
+        if record_ids:
+            statement = text(
+                "UPDATE import_records SET state = 'written' WHERE record_id = ANY(:ids)"
+            ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+            await self.session.execute(statement, {"ids": list(record_ids)})
+
+    async def heartbeat(self, import_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(Import).where(Import.id == import_id).values(heartbeat_at=func.now())
+        )
+
+    async def finish(self, import_id: uuid.UUID) -> bool:
+        """Mark the import done; True for the one caller that did it."""
+        finished = await self.session.scalar(
+            update(Import)
+            .where(Import.id == import_id, Import.status == ImportStatus.IMPORTING)
+            .values(status=ImportStatus.DONE, end_time=func.now())
+            .returning(Import.id)
+        )
+        return finished is not None
+
+    async def status(self, import_id: uuid.UUID) -> str | None:
+        return await self.session.scalar(select(Import.status).where(Import.id == import_id))
+
+    async def stalled(self, older_than_seconds: int) -> list[uuid.UUID]:
+        """Imports being imported on which no worker has made progress for a while."""
+        cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, older_than_seconds)
+        return list(
+            (
+                await self.session.scalars(
+                    select(Import.id).where(
+                        Import.status == ImportStatus.IMPORTING,
+                        func.coalesce(Import.heartbeat_at, Import.commit_time) < cutoff,
+                    )
+                )
+            ).all()
+        )
+
+    async def skip_pending(self, import_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(ImportRecord)
+            .where(ImportRecord.import_id == import_id, ImportRecord.state == RecordState.PENDING)
+            .values(state=RecordState.SKIPPED)
+        )

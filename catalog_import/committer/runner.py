@@ -1,0 +1,141 @@
+"""Run a committed import: prepare it once, then write it level by level in batches until nothing is left.
+
+Any number of runners (jobs, on any number of workers) may work on one import at the same time. Each batch
+is claimed with ``FOR UPDATE SKIP LOCKED`` and written in one transaction together with the state of its
+records, so a runner killed at any moment loses nothing and nothing is written twice: its transaction
+rolls back, its records become claimable again, and whoever runs next resumes where it stopped."""
+
+import asyncio
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from catalog_import.committer.failures import dependency_problems, record_failures, record_import_failure
+from catalog_import.committer.planner import prepare_import
+from catalog_import.committer.repository import CommitRepository
+from catalog_import.committer.writers import WRITERS
+from catalog_import.committer.writers.base import ClaimedRecord, Problems, database_problem
+from catalog_import.problems import Problem, Severity
+
+logger = structlog.get_logger(__name__)
+
+# Errors of the data in a batch: the batch is written again record by record to find the culprits.
+DATA_ERRORS = (IntegrityError, DataError)
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    batch_size: int = 500
+    # How long to wait for batches of the current level that other runners hold before looking again.
+    wait_seconds: float = 0.1
+    heartbeat_seconds: float = 1.0
+
+
+class ImportRunner:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], import_id: uuid.UUID, options: RunnerOptions
+    ) -> None:
+        self.session_factory = session_factory
+        self.import_id = import_id
+        self.options = options
+        self.log = logger.bind(import_id=import_id.hex)
+        self._last_heartbeat = 0.0
+
+    async def run(self) -> bool:
+        """Work on the import until it is done. Returns True when this runner finished it."""
+        async with self.session_factory() as session, session.begin():
+            if not await prepare_import(session, self.import_id):
+                return False
+        while True:
+            level, claimed = await self._write_next_batch()
+            if claimed:
+                await self._heartbeat()
+                continue
+            if level is not None:
+                # Everything left at this level is being written by other runners.
+                await asyncio.sleep(self.options.wait_seconds)
+                continue
+            async with self.session_factory() as session, session.begin():
+                finished = await CommitRepository(session).finish(self.import_id)
+            if finished:
+                self.log.info("import done")
+            return finished
+
+    async def _write_next_batch(self) -> tuple[int | None, int]:
+        """Claim and write one batch of the highest unsettled level: (that level, records claimed)."""
+        async with self.session_factory() as session, session.begin():
+            repository = CommitRepository(session)
+            level = await repository.current_level(self.import_id)
+            if level is None:
+                return None, 0
+            claimed = await repository.claim(self.import_id, level, self.options.batch_size)
+            if not claimed:
+                return level, 0
+            started = time.perf_counter()
+            records = [record for _operation, record in claimed]
+            problems = await dependency_problems(session, records)
+            groups: dict[tuple[str, str], list[ClaimedRecord]] = defaultdict(list)
+            for operation, record in claimed:
+                if record.record_id not in problems:
+                    groups[(operation, record.entity)].append(record)
+            for (operation, entity), group in groups.items():
+                problems.update(await self._write_group(session, operation, entity, group))
+            failed = {record_id: p for record_id, p in problems.items() if any(x.is_error for x in p)}
+            await record_failures(session, self.import_id, failed, {r.record_id: r.entity for r in records})
+            await repository.mark_written([r.record_id for r in records if r.record_id not in failed])
+            self.log.debug(
+                "batch written",
+                level=level,
+                records=len(records),
+                failed=len(failed),
+                seconds=round(time.perf_counter() - started, 3),
+            )
+            return level, len(records)
+
+    async def _write_group(
+        self, session: AsyncSession, operation: str, entity: str, records: Sequence[ClaimedRecord]
+    ) -> Problems:
+        writer = WRITERS[(operation, entity)]
+        try:
+            async with session.begin_nested():
+                return await writer(session, records)
+        except DATA_ERRORS as exc:
+            if len(records) == 1:
+                return {records[0].record_id: [database_problem(exc, records[0].path)]}
+        # Something in the batch was refused: write it record by record, each in its own savepoint, so
+        # that one bad record fails alone.
+        problems: Problems = {}
+        for record in records:
+            try:
+                async with session.begin_nested():
+                    problems.update(await writer(session, [record]))
+            except DATA_ERRORS as exc:
+                problems[record.record_id] = [database_problem(exc, record.path)]
+        return problems
+
+    async def _heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self._last_heartbeat < self.options.heartbeat_seconds:
+            return
+        self._last_heartbeat = now
+        async with self.session_factory() as session, session.begin():
+            await CommitRepository(session).heartbeat(self.import_id)
+
+
+async def abandon_import(
+    session_factory: async_sessionmaker[AsyncSession], import_id: uuid.UUID, reason: str
+) -> None:
+    """End an import that cannot be continued: what is left is skipped, and a critical failure says why."""
+    async with session_factory() as session, session.begin():
+        repository = CommitRepository(session)
+        await repository.skip_pending(import_id)
+        await record_import_failure(
+            session, import_id, Problem("IMPORT_FAILED", reason, "", Severity.CRITICAL, "import")
+        )
+        await repository.finish(import_id)

@@ -1,0 +1,71 @@
+"""arq job functions: thin wrappers that run an import, and the periodic job that queues stalled imports
+again. Their state lives in PostgreSQL, so running them twice or after a crash is safe."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from arq import Retry
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from catalog_import.committer.repository import CommitRepository
+from catalog_import.committer.runner import ImportRunner, RunnerOptions, abandon_import
+from catalog_import.queue import ImportQueue
+
+logger = structlog.get_logger(__name__)
+
+MAX_TRIES = 5
+
+
+@dataclass
+class WorkerRuntime:
+    """What the jobs of one worker process share, built at worker start-up."""
+
+    session_factory: async_sessionmaker[AsyncSession]
+    queue: ImportQueue
+    runner_options: RunnerOptions
+    stalled_after_seconds: int
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Infrastructure errors (the database or the network gone for a moment), as opposed to bugs."""
+    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+async def run_import(ctx: dict[str, Any], import_id_hex: str) -> bool:
+    runtime: WorkerRuntime = ctx["runtime"]
+    import_id = uuid.UUID(import_id_hex)
+    job_try: int = ctx.get("job_try", 1)
+    log = logger.bind(import_id=import_id_hex, job_try=job_try)
+    try:
+        return await ImportRunner(runtime.session_factory, import_id, runtime.runner_options).run()
+    except Exception as exc:
+        if is_transient(exc):
+            # Retried until the infrastructure is back; the stall check queues the import again if
+            # the tries run out first.
+            log.warning("infrastructure error; the job is retried", error=str(exc))
+        elif job_try >= MAX_TRIES:
+            log.exception("import abandoned after repeated errors")
+            await abandon_import(
+                runtime.session_factory, import_id, f"The import stopped after {job_try} attempts: {exc}"
+            )
+            return False
+        else:
+            log.exception("import job failed; it is retried")
+        raise Retry(defer=min(2**job_try, 30)) from exc
+
+
+async def requeue_stalled(ctx: dict[str, Any]) -> int:
+    """Queue again the imports that are importing but on which nobody made progress lately (a lost
+    queue entry, a killed worker)."""
+    runtime: WorkerRuntime = ctx["runtime"]
+    async with runtime.session_factory() as session:
+        stalled = await CommitRepository(session).stalled(runtime.stalled_after_seconds)
+    for import_id in stalled:
+        logger.warning("stalled import queued again", import_id=import_id.hex)
+        await runtime.queue.enqueue_import(import_id, again=True)
+    return len(stalled)

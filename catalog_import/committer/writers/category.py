@@ -1,0 +1,98 @@
+"""Write categories: create them under their parent, update name, parent and flags, keep the stored paths
+of moved or renamed subtrees right, and assign the products a category lists."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_import.committer.writers.base import (
+    ClaimedRecord,
+    Problems,
+    ids_of,
+    problems_by_record,
+    rows,
+    run,
+)
+
+CHECKS = """
+SELECT r.record_id, 'CATEGORY_NOT_FOUND', 'ID ' || replace(r.entity_id::text, '-', '') || ' not found'
+FROM import_records r
+WHERE r.record_id = ANY(:ids) AND r.action = 'update'
+  AND NOT EXISTS (SELECT 1 FROM categories c WHERE c.id = r.entity_id)
+UNION ALL
+SELECT r.record_id, 'CATEGORY_NOT_FOUND',
+       'Parent category ID ' || replace(r.payload->>'parentId', '-', '') || ' not found'
+FROM import_records r
+WHERE r.record_id = ANY(:ids) AND r.payload->>'parentId' IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM categories p WHERE p.id = (r.payload->>'parentId')::uuid)
+UNION ALL
+SELECT r.record_id, 'INVALID_FIELD', 'A category cannot be moved below itself'
+FROM import_records r
+JOIN categories c ON c.id = r.entity_id
+JOIN categories p ON p.id = (r.payload->>'parentId')::uuid
+WHERE r.record_id = ANY(:ids) AND r.action = 'update' AND p.path[1:cardinality(c.path)] = c.path
+"""
+
+INSERT = """
+INSERT INTO categories (id, parent_id, name, path, path_key, active, description)
+SELECT r.entity_id, p.id, r.payload->>'name', coalesce(p.path, '{}') || (r.payload->>'name'),
+       array_to_string(coalesce(p.path, '{}') || (r.payload->>'name'), E'\\x1f'),
+       coalesce((r.payload->>'active')::boolean, true), r.payload->>'description'
+FROM import_records r
+LEFT JOIN categories p ON p.id = (r.payload->>'parentId')::uuid
+WHERE r.record_id = ANY(:ids) AND r.action = 'create'
+  AND NOT EXISTS (SELECT 1 FROM categories c WHERE c.id = r.entity_id)
+"""
+
+NEW_VALUES = """
+    coalesce(r.payload->>'name', c.name),
+    CASE WHEN r.payload ? 'parentId' THEN (r.payload->>'parentId')::uuid ELSE c.parent_id END,
+    coalesce((r.payload->>'active')::boolean, c.active),
+    CASE WHEN r.payload ? 'description' THEN r.payload->>'description' ELSE c.description END
+"""
+
+# Returns the categories whose name or parent changed: their subtree's paths are computed again.
+UPDATE = f"""
+UPDATE categories c
+SET (name, parent_id, active, description) = ({NEW_VALUES}), updated_at = now()
+FROM import_records r
+WHERE r.record_id = ANY(:ids) AND c.id = r.entity_id
+  AND (c.name, c.parent_id, c.active, c.description) IS DISTINCT FROM ({NEW_VALUES})
+RETURNING c.id
+"""
+
+REPATH = """
+WITH RECURSIVE tree(id, path) AS (
+    SELECT c.id, coalesce(p.path, '{}') || c.name
+    FROM categories c LEFT JOIN categories p ON p.id = c.parent_id
+    WHERE c.id = ANY(:moved)
+  UNION ALL
+    SELECT c.id, tree.path || c.name FROM categories c JOIN tree ON c.parent_id = tree.id
+)
+UPDATE categories c SET path = tree.path, path_key = array_to_string(tree.path, E'\\x1f')
+FROM tree WHERE c.id = tree.id AND c.path IS DISTINCT FROM tree.path
+"""
+
+ASSIGN_PRODUCTS = """
+INSERT INTO product_categories (product_id, category_id)
+SELECT p.id, r.entity_id
+FROM import_records r
+CROSS JOIN LATERAL jsonb_array_elements_text(r.payload->'productIds') AS listed(product_id)
+JOIN products p ON p.id = listed.product_id::uuid
+WHERE r.record_id = ANY(:ids)
+ON CONFLICT DO NOTHING
+"""
+
+
+async def write_categories(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
+    problems = problems_by_record(records, await rows(session, CHECKS, ids_of(records)))
+    ids = ids_of(records, exclude=problems)
+    await run(session, INSERT, ids)
+    moved = [row[0] for row in await rows(session, UPDATE, ids)]
+    if moved:
+        statement = text(REPATH).bindparams(bindparam("moved", type_=ARRAY(UUID(as_uuid=True))))
+        await session.execute(statement, {"moved": moved})
+    await run(session, ASSIGN_PRODUCTS, ids)
+    return problems

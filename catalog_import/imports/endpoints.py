@@ -1,0 +1,201 @@
+"""Import session endpoints (CONTRACT §2–§5): thin handlers that call one service function each."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Header, Path, Query, Request, Response
+
+from catalog_import.auth.dependencies import IntegrationId
+from catalog_import.db import Session
+from catalog_import.errors import Unprocessable
+from catalog_import.imports import schemas, service
+from catalog_import.imports.body import read_json_body
+from catalog_import.imports.records import DeleteBatch, RecordBatch, UnassignBatch
+from catalog_import.models import ImportStatus
+from catalog_import.problems import Severity
+from catalog_import.schemas import ErrorResponse, Page
+
+router = APIRouter(prefix="/api/import", tags=["import"])
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorResponse} for code in (401, *codes)}
+
+
+def json_body(model: type[Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema(by_alias=True)}},
+        }
+    }
+
+
+@router.post(
+    "/catalog/start",
+    name="start_import",
+    operation_id="start_import",
+    response_model=schemas.ImportOut,
+    responses=error_responses(422),
+)
+async def start_import(
+    config: schemas.ImportConfig,
+    session: Session,
+    integration_id: IntegrationId,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> schemas.ImportOut:
+    """Start an import session. A repeated start with the same ``Idempotency-Key`` returns the same import."""
+    import_ = await service.start_import(session, integration_id, config, idempotency_key)
+    return schemas.ImportOut.model_validate(import_, from_attributes=True)
+
+
+@router.get(
+    "",
+    operation_id="list_imports",
+    response_model=Page[schemas.ImportSummary],
+    responses=error_responses(422),
+)
+async def list_imports(
+    session: Session,
+    integration_id: IntegrationId,
+    status: ImportStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> Page[schemas.ImportSummary]:
+    """The caller's imports, newest first."""
+    return await service.list_imports(session, integration_id, status, cursor, limit)
+
+
+@router.post(
+    "/{import_id}/record",
+    operation_id="push_records",
+    response_model=schemas.PushResult,
+    responses=error_responses(404, 409, 413, 422),
+    openapi_extra=json_body(RecordBatch),
+)
+async def push_records(
+    request: Request, import_id: Annotated[uuid.UUID, Path()], session: Session, integration_id: IntegrationId
+) -> schemas.PushResult:
+    """Stage records (taxes, categories, media, products). Each root record is checked on its own: the
+    valid ones are staged, the others are answered with their problems."""
+    settings = request.app.state.settings
+    body = await read_json_body(request, settings.max_body_bytes)
+    return await service.push_records(session, integration_id, import_id, body, settings.max_records_per_push)
+
+
+@router.post(
+    "/{import_id}/record/delete",
+    operation_id="push_deletes",
+    response_model=schemas.PushResult,
+    responses=error_responses(404, 409, 413, 422),
+    openapi_extra=json_body(DeleteBatch),
+)
+async def push_deletes(
+    request: Request, import_id: Annotated[uuid.UUID, Path()], session: Session, integration_id: IntegrationId
+) -> schemas.PushResult:
+    """Queue deletions; they run at commit, after every upsert, dependents first."""
+    settings = request.app.state.settings
+    body = await read_json_body(request, settings.max_body_bytes)
+    return await service.push_deletes(session, integration_id, import_id, body, settings.max_records_per_push)
+
+
+@router.post(
+    "/{import_id}/record/unassign",
+    operation_id="push_unassigns",
+    response_model=schemas.PushResult,
+    responses=error_responses(404, 409, 413, 422),
+    openapi_extra=json_body(UnassignBatch),
+)
+async def push_unassigns(
+    request: Request, import_id: Annotated[uuid.UUID, Path()], session: Session, integration_id: IntegrationId
+) -> schemas.PushResult:
+    """Queue removals of product links (media, categories); they run at commit."""
+    settings = request.app.state.settings
+    body = await read_json_body(request, settings.max_body_bytes)
+    return await service.push_unassigns(
+        session, integration_id, import_id, body, settings.max_records_per_push
+    )
+
+
+@router.post(
+    "/{import_id}/commit",
+    operation_id="commit_import",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(404, 409),
+)
+async def commit_import(
+    request: Request,
+    import_id: Annotated[uuid.UUID, Path()],
+    session: Session,
+    integration_id: IntegrationId,
+    background: BackgroundTasks,
+) -> Response:
+    """Commit the import: it runs on the workers, level by level. Accepted once."""
+    await service.commit_import(session, integration_id, import_id)
+    # Runs after the session dependency has committed: workers never see an uncommitted import.
+    background.add_task(request.app.state.queue.enqueue_import, import_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{import_id}/cancel",
+    operation_id="cancel_import",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(404, 409),
+)
+async def cancel_import(
+    import_id: Annotated[uuid.UUID, Path()], session: Session, integration_id: IntegrationId
+) -> Response:
+    """Cancel an import that was not committed and delete what was pushed to it."""
+    await service.cancel_import(session, integration_id, import_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{import_id}/status",
+    operation_id="get_import_status",
+    response_model=schemas.Status,
+    responses=error_responses(404),
+)
+@router.post(
+    "/{import_id}/status",
+    operation_id="post_import_status",
+    response_model=schemas.Status,
+    responses=error_responses(404),
+)
+async def import_status(
+    import_id: Annotated[uuid.UUID, Path()], session: Session, integration_id: IntegrationId
+) -> schemas.Status:
+    """Progress, totals per entity and the first 100 failures of an import."""
+    return await service.import_status(session, integration_id, import_id)
+
+
+@router.get(
+    "/{import_id}/failures",
+    operation_id="list_import_failures",
+    response_model=Page[schemas.Failure],
+    responses=error_responses(404, 422),
+)
+async def list_failures(
+    import_id: Annotated[uuid.UUID, Path()],
+    session: Session,
+    integration_id: IntegrationId,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+    min_severity: Annotated[
+        str, Query(alias="minSeverity", description="Only failures at least this severe (name or 0–7).")
+    ] = "debug",
+) -> Page[schemas.Failure]:
+    """Every failure of an import, in the order they were found."""
+    return await service.list_failures(
+        session, integration_id, import_id, cursor, limit, parse_severity(min_severity)
+    )
+
+
+def parse_severity(value: str) -> Severity:
+    try:
+        return Severity(int(value)) if value.isdigit() else Severity.from_label(value)
+    except (KeyError, ValueError) as exc:
+        raise Unprocessable(f"Unknown severity {value!r}") from exc

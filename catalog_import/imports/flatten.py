@@ -1,0 +1,675 @@
+"""Turn the validated root records of a push into staged records.
+
+For each root record this decides its identity (id or natural key) and whether it is a create or an
+update, resolves its references through the lookups, extracts nested creations (a tax with a rate, media
+with a URL) into records of their own, and collects the record's problems. A record with an error is not
+staged, and whatever it staged in the lookups is undone, so the records after it do not see it."""
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from catalog_import.ids import new_id
+from catalog_import.imports.records import (
+    CategoryRecord,
+    CategoryRef,
+    MediaRecord,
+    ProductRecord,
+    ProductRef,
+    ProductUnassign,
+    TaxRecord,
+)
+from catalog_import.models import Operation, RecordAction
+from catalog_import.problems import Problem, error, warning
+from catalog_import.resolvers.base import Known, Lookup, Reference
+from catalog_import.resolvers.category import display_path, path_key, path_of
+from catalog_import.resolvers.lookups import Lookups
+
+ENTITY_LABELS = {"tax": "Tax", "category": "Category", "media": "Media", "product": "Product"}
+
+
+@dataclass(slots=True)
+class StagedRecord:
+    operation: Operation
+    entity: str
+    entity_id: uuid.UUID
+    action: RecordAction
+    natural_key: str | None
+    root: bool
+    path: str
+    payload: dict[str, Any]
+    refs: list[Reference] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RecordOutcome:
+    """What became of one root record of a push."""
+
+    entity: str
+    path: str
+    id: uuid.UUID | None = None
+    action: RecordAction | None = None
+    problems: list[Problem] = field(default_factory=list)
+    staged: list[StagedRecord] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> bool:
+        return any(problem.is_error for problem in self.problems)
+
+
+@dataclass(slots=True)
+class Identity:
+    id: uuid.UUID
+    action: RecordAction
+    existing: Known | None
+
+
+def not_found_code(entity: str) -> str:
+    return f"{entity.upper()}_NOT_FOUND"
+
+
+def describe_key(entity: str, key: str) -> str:
+    return display_path(path_of(key)) if entity == "category" else key
+
+
+class Flattener:
+    """Stages the root records of one push, in body order."""
+
+    def __init__(self, lookups: Lookups, *, defer_references: bool) -> None:
+        self.lookups = lookups
+        self.defer_references = defer_references
+
+    # -- collecting what to look up, before the lookups are loaded ------------------------------------
+    def want(self, entity: str, record: Any) -> None:
+        lk = self.lookups
+        if isinstance(record, TaxRecord):
+            lk.tax.want(ids=[record.id], keys=[record.name])
+        elif isinstance(record, CategoryRecord):
+            lk.category.want(ids=[record.id])
+            parent_path = self._parent_path(record)
+            if parent_path is not None and record.name is not None:
+                lk.category.want(keys=[path_key([*parent_path, record.name])])
+            elif record.parent is None and record.name is not None:
+                lk.category.want(keys=[record.name])
+            if parent_path is not None:
+                lk.category.want(keys=[path_key(parent_path)])
+            if isinstance(record.parent, CategoryRef) and record.parent.id is not None:
+                lk.category.want(ids=[record.parent.id])
+            for product in record.products or ():
+                lk.product.want(ids=[product.id], keys=[product.product_number])
+        elif isinstance(record, MediaRecord):
+            lk.media.want(ids=[record.id], keys=[record.url])
+        elif isinstance(record, ProductRecord | ProductUnassign | ProductRef):
+            lk.product.want(ids=[record.id], keys=[record.product_number])
+            if isinstance(record, ProductRecord):
+                if record.tax is not None:
+                    lk.tax.want(ids=[record.tax.id], keys=[record.tax.name])
+                for price in record.prices or ():
+                    if isinstance(price.currency, str):
+                        lk.currency.want(keys=[price.currency.upper()])
+                    else:
+                        lk.currency.want(ids=[price.currency.id])
+                for media in record.media or ():
+                    lk.media.want(ids=[media.id], keys=[media.url])
+            categories = record.categories if not isinstance(record, ProductRef) else None
+            for category in categories or ():
+                lk.category.want(ids=[category.id], keys=[path_key(category.path) if category.path else None])
+            if isinstance(record, ProductUnassign):
+                for unassigned in record.media or ():
+                    lk.media.want(ids=[unassigned.id], keys=[unassigned.url])
+
+    @staticmethod
+    def _parent_path(record: CategoryRecord) -> list[str] | None:
+        if isinstance(record.parent, list):
+            return record.parent
+        if isinstance(record.parent, CategoryRef) and record.parent.path is not None:
+            return record.parent.path
+        return None
+
+    # -- shared steps -----------------------------------------------------------------------------------
+    def _identify(
+        self,
+        outcome: RecordOutcome,
+        lookup: Lookup,
+        given_id: uuid.UUID | None,
+        key: str | None,
+        key_field: str,
+        missing_for_create: Callable[[], Sequence[str]],
+        duplicate_code: str,
+    ) -> Identity | None:
+        entity, path = outcome.entity, outcome.path
+        by_key = lookup.by_key(key) if key is not None else None
+        if given_id is not None:
+            existing = lookup.by_id(given_id)
+            if by_key is not None and by_key.id != given_id:
+                outcome.problems.append(
+                    error(
+                        duplicate_code,
+                        f"{ENTITY_LABELS[entity]} {describe_key(entity, key or '')} already exists "
+                        f"with ID {by_key.id.hex}",
+                        f"{path}.{key_field}",
+                    )
+                )
+                return None
+        elif key is not None:
+            existing = by_key
+        else:
+            outcome.problems.append(
+                error("INVALID_FIELD", f"A {entity} record needs an id or a {key_field}", path)
+            )
+            return None
+        if existing is None or (existing.staged and existing.creating):
+            action = RecordAction.CREATE
+        else:
+            action = RecordAction.UPDATE
+        if action is RecordAction.CREATE:
+            missing = missing_for_create()
+            if missing:
+                if existing is None and given_id is not None:
+                    outcome.problems.append(
+                        error(not_found_code(entity), f"ID {given_id.hex} not found", path)
+                    )
+                else:
+                    for name in missing:
+                        outcome.problems.append(
+                            error(
+                                "INVALID_FIELD", f"{name} is required to create a {entity}", f"{path}.{name}"
+                            )
+                        )
+                return None
+        return Identity(existing.id if existing else (given_id or new_id()), action, existing)
+
+    def _reference(
+        self,
+        outcome: RecordOutcome,
+        record: StagedRecord,
+        lookup: Lookup,
+        *,
+        ref_id: uuid.UUID | None,
+        key: str | None,
+        path: str,
+        field_name: str,
+        many: bool,
+    ) -> uuid.UUID | None:
+        """Resolve one reference. Returns the id, or None when it is pending or not found."""
+        entity = lookup.entity
+        known = lookup.find(ref_id, key)
+        if known is not None:
+            if known.creating:
+                record.refs.append(Reference(entity, path, id=known.id))
+            return known.id
+        what = f"ID {ref_id.hex}" if ref_id is not None else describe_key(entity, key or "")
+        if self.defer_references and lookup.stageable:
+            record.refs.append(Reference(entity, path, id=ref_id, key=key, field=field_name, many=many))
+            outcome.problems.append(
+                warning(
+                    "REFERENCE_PENDING",
+                    f"{ENTITY_LABELS[entity]} {what} not found yet; it is resolved again at commit",
+                    path,
+                )
+            )
+            return None
+        outcome.problems.append(
+            error(not_found_code(entity), f"{ENTITY_LABELS[entity]} {what} not found", path)
+        )
+        return None
+
+    def _stage(self, outcome: RecordOutcome, lookup: Lookup, record: StagedRecord) -> None:
+        self.lookups.stage(
+            lookup,
+            Known(record.entity_id, record.natural_key, creating=record.action is RecordAction.CREATE),
+        )
+        outcome.staged.append(record)
+
+    def _finish(self, outcome: RecordOutcome) -> RecordOutcome:
+        if outcome.rejected:
+            self.lookups.rollback()
+            outcome.staged.clear()
+            outcome.id = None
+            outcome.action = None
+        else:
+            self.lookups.commit()
+        return outcome
+
+    # -- root records ---------------------------------------------------------------------------------
+    def tax(self, record: TaxRecord, path: str) -> RecordOutcome:
+        self.lookups.begin()
+        outcome = RecordOutcome("tax", path)
+        fields = record.model_fields_set
+        identity = self._identify(
+            outcome,
+            self.lookups.tax,
+            record.id,
+            record.name,
+            "name",
+            lambda: [
+                f for f, given in (("name", record.name), ("taxRate", record.tax_rate)) if given is None
+            ],
+            "DUPLICATE_TAX_NAME",
+        )
+        if identity is not None:
+            payload: dict[str, Any] = {}
+            if "name" in fields:
+                payload["name"] = record.name
+            if "tax_rate" in fields and record.tax_rate is not None:
+                payload["taxRate"] = str(record.tax_rate)
+            key = record.name or (identity.existing.key if identity.existing else None)
+            staged = StagedRecord(
+                Operation.UPSERT, "tax", identity.id, identity.action, key, True, path, payload
+            )
+            outcome.id, outcome.action = identity.id, identity.action
+            self._stage(outcome, self.lookups.tax, staged)
+        return self._finish(outcome)
+
+    def media(self, record: MediaRecord, path: str) -> RecordOutcome:
+        self.lookups.begin()
+        outcome = RecordOutcome("media", path)
+        if record.folder is not None:
+            outcome.problems.append(unsupported(f"{path}.folder", "Media folders"))
+            return self._finish(outcome)
+        identity = self._identify(
+            outcome,
+            self.lookups.media,
+            record.id,
+            record.url,
+            "url",
+            lambda: [] if record.url else ["url"],
+            "DUPLICATE_MEDIA_URL",
+        )
+        if identity is not None:
+            payload = media_payload(record)
+            key = record.url or (identity.existing.key if identity.existing else None)
+            staged = StagedRecord(
+                Operation.UPSERT, "media", identity.id, identity.action, key, True, path, payload
+            )
+            outcome.id, outcome.action = identity.id, identity.action
+            self._stage(outcome, self.lookups.media, staged)
+        return self._finish(outcome)
+
+    def category(self, record: CategoryRecord, path: str) -> RecordOutcome:
+        self.lookups.begin()
+        outcome = RecordOutcome("category", path)
+        lookup = self.lookups.category
+        parent_path = self._parent_path(record)
+        parent: Known | None = None
+        parent_pending = False
+        if isinstance(record.parent, CategoryRef) and record.parent.id is not None:
+            parent = lookup.by_id(record.parent.id)
+            if parent is None and not self.defer_references:
+                outcome.problems.append(
+                    error(
+                        "CATEGORY_NOT_FOUND",
+                        f"Category ID {record.parent.id.hex} not found",
+                        f"{path}.parent",
+                    )
+                )
+                return self._finish(outcome)
+            parent_pending = parent is None
+            if parent is not None and parent.key is not None:
+                parent_path = path_of(parent.key)
+        elif parent_path is not None:
+            parent = lookup.by_key(path_key(parent_path))
+            parent_pending = parent is None
+
+        existing = lookup.by_id(record.id) if record.id is not None else None
+        own_path: list[str] | None = None
+        if record.name is not None:
+            if parent_path is not None:
+                own_path = [*parent_path, record.name]
+            elif record.parent is None:
+                if existing is not None and existing.key is not None:
+                    own_path = [*path_of(existing.key)[:-1], record.name]
+                else:
+                    own_path = [record.name]
+        elif existing is not None and existing.key is not None and record.parent is None:
+            own_path = path_of(existing.key)
+        if record.id is not None and parent is not None and parent.id == record.id:
+            outcome.problems.append(
+                error("INVALID_FIELD", "A category cannot be its own parent", f"{path}.parent")
+            )
+            return self._finish(outcome)
+
+        identity = self._identify(
+            outcome,
+            lookup,
+            record.id,
+            path_key(own_path) if own_path is not None else None,
+            "name",
+            lambda: [] if record.name else ["name"],
+            "DUPLICATE_CATEGORY_PATH",
+        )
+        if identity is None:
+            return self._finish(outcome)
+        fields = record.model_fields_set
+        payload: dict[str, Any] = {}
+        if "name" in fields:
+            payload["name"] = record.name
+        if "active" in fields and record.active is not None:
+            payload["active"] = record.active
+        if "description" in fields:
+            payload["description"] = record.description
+        key = path_key(own_path) if own_path is not None else None
+        staged = StagedRecord(
+            Operation.UPSERT, "category", identity.id, identity.action, key, True, path, payload
+        )
+        if record.parent is not None:
+            parent_ref_id = record.parent.id if isinstance(record.parent, CategoryRef) else None
+            payload["parentId"] = None
+            if parent is not None or parent_pending:
+                resolved = self._reference(
+                    outcome,
+                    staged,
+                    lookup,
+                    ref_id=parent_ref_id,
+                    key=path_key(parent_path) if parent_ref_id is None and parent_path else None,
+                    path=f"{path}.parent",
+                    field_name="parentId",
+                    many=False,
+                )
+                payload["parentId"] = resolved.hex if resolved else None
+        elif identity.action is RecordAction.CREATE:
+            payload["parentId"] = None
+        if record.products is not None:
+            product_ids: list[str] = []
+            for index, ref in enumerate(record.products):
+                resolved = self._reference(
+                    outcome,
+                    staged,
+                    self.lookups.product,
+                    ref_id=ref.id,
+                    key=ref.product_number if ref.id is None else None,
+                    path=f"{path}.products.{index}",
+                    field_name="productIds",
+                    many=True,
+                )
+                if resolved is not None and resolved.hex not in product_ids:
+                    product_ids.append(resolved.hex)
+            payload["productIds"] = product_ids
+        if not outcome.rejected:
+            outcome.id, outcome.action = identity.id, identity.action
+            self._stage(outcome, lookup, staged)
+        return self._finish(outcome)
+
+    def product(self, record: ProductRecord, path: str) -> RecordOutcome:
+        self.lookups.begin()
+        outcome = RecordOutcome("product", path)
+        fields = record.model_fields_set
+        for name, alias in (
+            ("properties", "properties"),
+            ("variants", "variants"),
+            ("variant_overrides", "variantOverrides"),
+            ("extensions", "extensions"),
+        ):
+            if name in fields:
+                outcome.problems.append(unsupported(f"{path}.{alias}", f"Product {alias}"))
+        if outcome.problems:
+            return self._finish(outcome)
+
+        def missing() -> list[str]:
+            needed = [("productNumber", record.product_number), ("name", record.name), ("tax", record.tax)]
+            absent = [name for name, value in needed if value is None]
+            if not record.prices:
+                absent.append("prices")
+            return absent
+
+        identity = self._identify(
+            outcome,
+            self.lookups.product,
+            record.id,
+            record.product_number,
+            "productNumber",
+            missing,
+            "DUPLICATE_PRODUCT_NUMBER",
+        )
+        if identity is None:
+            return self._finish(outcome)
+        payload: dict[str, Any] = {}
+        for name, alias in (
+            ("product_number", "productNumber"),
+            ("name", "name"),
+            ("description", "description"),
+            ("active", "active"),
+            ("stock", "stock"),
+            ("custom_fields", "customFields"),
+        ):
+            if name in fields:
+                value = getattr(record, name)
+                if value is None and alias in ("productNumber", "name", "active", "stock"):
+                    outcome.problems.append(
+                        error("INVALID_FIELD", f"{alias} cannot be null", f"{path}.{alias}")
+                    )
+                    continue
+                payload[alias] = value
+        key = record.product_number or (identity.existing.key if identity.existing else None)
+        staged = StagedRecord(
+            Operation.UPSERT, "product", identity.id, identity.action, key, True, path, payload
+        )
+        if record.tax is not None:
+            payload["taxId"] = self._product_tax(outcome, staged, record, path)
+        if record.prices is not None:
+            payload["prices"] = self._prices(outcome, record, path)
+        if record.categories is not None:
+            category_ids: list[str] = []
+            for index, ref in enumerate(record.categories):
+                resolved = self._reference(
+                    outcome,
+                    staged,
+                    self.lookups.category,
+                    ref_id=ref.id,
+                    key=path_key(ref.path) if ref.path else None,
+                    path=f"{path}.categories.{index}",
+                    field_name="categoryIds",
+                    many=True,
+                )
+                if resolved is not None and resolved.hex not in category_ids:
+                    category_ids.append(resolved.hex)
+            payload["categoryIds"] = category_ids
+        if record.media is not None:
+            payload["mediaIds"] = self._product_media(outcome, staged, record, path)
+        if not outcome.rejected:
+            outcome.id, outcome.action = identity.id, identity.action
+            self._stage(outcome, self.lookups.product, staged)
+            # The root first, then its nested records.
+            outcome.staged.insert(0, outcome.staged.pop())
+        return self._finish(outcome)
+
+    def _product_tax(
+        self, outcome: RecordOutcome, staged: StagedRecord, record: ProductRecord, path: str
+    ) -> str | None:
+        ref = record.tax
+        assert ref is not None
+        lookup = self.lookups.tax
+        tax_path = f"{path}.tax"
+        known = lookup.find(ref.id, ref.name if ref.id is None else None)
+        if known is None and ref.id is not None and ref.name is not None:
+            known = lookup.by_key(ref.name)
+        if known is None and ref.name is not None and ref.tax_rate is not None:
+            # A nested creation: the tax becomes a record of its own, written before the product.
+            tax_id = ref.id or new_id()
+            nested = StagedRecord(
+                Operation.UPSERT,
+                "tax",
+                tax_id,
+                RecordAction.CREATE,
+                ref.name,
+                False,
+                tax_path,
+                {"name": ref.name, "taxRate": str(ref.tax_rate)},
+            )
+            self._stage(outcome, lookup, nested)
+            staged.refs.append(Reference("tax", tax_path, id=tax_id, nested=True))
+            return tax_id.hex
+        resolved = self._reference(
+            outcome,
+            staged,
+            lookup,
+            ref_id=ref.id,
+            key=ref.name if ref.id is None else None,
+            path=tax_path,
+            field_name="taxId",
+            many=False,
+        )
+        return resolved.hex if resolved else None
+
+    def _prices(self, outcome: RecordOutcome, record: ProductRecord, path: str) -> list[dict[str, Any]]:
+        prices: list[dict[str, Any]] = []
+        seen: set[uuid.UUID] = set()
+        for index, price in enumerate(record.prices or ()):
+            price_path = f"{path}.prices.{index}.currency"
+            if isinstance(price.currency, str):
+                known = self.lookups.currency.by_key(price.currency.upper())
+                what = price.currency
+            else:
+                known = self.lookups.currency.by_id(price.currency.id)
+                what = f"ID {price.currency.id.hex}"
+            if known is None:
+                outcome.problems.append(error("CURRENCY_NOT_FOUND", f"Currency {what} not found", price_path))
+                continue
+            if known.id in seen:
+                outcome.problems.append(
+                    error("INVALID_FIELD", f"A second price in currency {known.key}", price_path)
+                )
+                continue
+            seen.add(known.id)
+            prices.append(
+                {
+                    "currencyId": known.id.hex,
+                    "gross": str(price.gross),
+                    "net": str(price.net),
+                    "linked": price.linked,
+                }
+            )
+        return prices
+
+    def _product_media(
+        self, outcome: RecordOutcome, staged: StagedRecord, record: ProductRecord, path: str
+    ) -> list[str]:
+        lookup = self.lookups.media
+        media_ids: list[str] = []
+        for index, ref in enumerate(record.media or ()):
+            media_path = f"{path}.media.{index}"
+            if ref.folder is not None:
+                outcome.problems.append(unsupported(f"{media_path}.folder", "Media folders"))
+                continue
+            if ref.id is not None:
+                resolved = self._reference(
+                    outcome, staged, lookup, ref_id=ref.id, key=None, path=media_path,
+                    field_name="mediaIds", many=True,
+                )  # fmt: skip
+            else:
+                assert ref.url is not None
+                known = lookup.by_key(ref.url)
+                if known is None:
+                    nested = StagedRecord(
+                        Operation.UPSERT, "media", new_id(), RecordAction.CREATE, ref.url, False, media_path,
+                        media_payload(ref),
+                    )  # fmt: skip
+                    self._stage(outcome, lookup, nested)
+                    staged.refs.append(Reference("media", media_path, id=nested.entity_id, nested=True))
+                    resolved = nested.entity_id
+                else:
+                    if known.creating:
+                        staged.refs.append(Reference("media", media_path, id=known.id))
+                    resolved = known.id
+            if resolved is not None and resolved.hex not in media_ids:
+                media_ids.append(resolved.hex)
+        return media_ids
+
+    # -- deletes and unassigns ------------------------------------------------------------------------
+    def delete(self, entity: str, item: Any, path: str) -> RecordOutcome:
+        """A queued deletion of something that exists in the catalog or is staged in the import."""
+        outcome = RecordOutcome(entity, path)
+        lookup = self.lookups.of(entity)
+        entity_id, key = delete_identity(entity, item)
+        known = lookup.find(entity_id, key)
+        if known is None:
+            what = f"ID {entity_id.hex}" if entity_id else describe_key(entity, key or "")
+            outcome.problems.append(
+                error(not_found_code(entity), f"{ENTITY_LABELS[entity]} {what} not found", path)
+            )
+            return outcome
+        outcome.id, outcome.action = known.id, RecordAction.DELETE
+        outcome.staged.append(
+            StagedRecord(Operation.DELETE, entity, known.id, RecordAction.DELETE, known.key, True, path, {})
+        )
+        return outcome
+
+    def unassign(self, item: ProductUnassign, path: str) -> RecordOutcome:
+        outcome = RecordOutcome("product", path)
+        known = self.lookups.product.find(item.id, item.product_number if item.id is None else None)
+        if known is None:
+            what = f"ID {item.id.hex}" if item.id else item.product_number
+            outcome.problems.append(error("PRODUCT_NOT_FOUND", f"Product {what} not found", path))
+            return outcome
+        if item.properties is not None:
+            outcome.problems.append(unsupported(f"{path}.properties", "Product properties"))
+            return outcome
+        payload: dict[str, Any] = {"mediaIds": [], "mediaUrls": [], "mediaFilenames": [], "categoryIds": []}
+        for index, media in enumerate(item.media or ()):
+            if media.filename is not None:
+                payload["mediaFilenames"].append(media.filename)
+            elif media.url is not None:
+                payload["mediaUrls"].append(media.url)
+            else:
+                assert media.id is not None
+                if self.lookups.media.by_id(media.id) is None:
+                    outcome.problems.append(
+                        error(
+                            "MEDIA_NOT_FOUND", f"Media ID {media.id.hex} not found", f"{path}.media.{index}"
+                        )
+                    )
+                    continue
+                payload["mediaIds"].append(media.id.hex)
+        for index, category in enumerate(item.categories or ()):
+            found = self.lookups.category.find(
+                category.id, path_key(category.path) if category.path else None
+            )
+            if found is None:
+                what = f"ID {category.id.hex}" if category.id else display_path(category.path or [])
+                outcome.problems.append(
+                    error("CATEGORY_NOT_FOUND", f"Category {what} not found", f"{path}.categories.{index}")
+                )
+                continue
+            payload["categoryIds"].append(found.id.hex)
+        if outcome.rejected:
+            return outcome
+        outcome.id, outcome.action = known.id, RecordAction.UNASSIGN
+        outcome.staged.append(
+            StagedRecord(
+                Operation.UNASSIGN, "product", known.id, RecordAction.UNASSIGN, known.key, True, path, payload
+            )
+        )
+        return outcome
+
+    def want_delete(self, entity: str, item: Any) -> None:
+        entity_id, key = delete_identity(entity, item)
+        self.lookups.of(entity).want(ids=[entity_id], keys=[key])
+
+
+def delete_identity(entity: str, item: Any) -> tuple[uuid.UUID | None, str | None]:
+    """The id or natural key a delete item names."""
+    if isinstance(item, uuid.UUID):
+        return item, None
+    entity_id = getattr(item, "id", None)
+    if entity_id is not None:
+        return entity_id, None
+    if entity == "product":
+        return None, item.product_number
+    if entity == "category":
+        return None, path_key(item.path)
+    if entity == "media":
+        return None, item.url
+    return None, item.name
+
+
+def media_payload(record: Any) -> dict[str, Any]:
+    fields = record.model_fields_set
+    return {name: getattr(record, name) for name in ("url", "title", "alt", "filename") if name in fields}
+
+
+def unsupported(path: str, what: str) -> Problem:
+    return error("UNSUPPORTED_FIELD", f"{what} are not supported by this server version", path)
+
+
+DELETE_COLLECTIONS = {"products": "product", "categories": "category", "media": "media", "taxes": "tax"}

@@ -1,0 +1,254 @@
+"""The records a push may carry, one pydantic model per entity and per reference form.
+
+Every model forbids unknown fields. Which fields a record carries matters (an update changes only those),
+so services read ``model_fields_set`` rather than defaults."""
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    model_validator,
+)
+
+from catalog_import.ids import Id
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def no_control_characters(value: str) -> str:
+    if CONTROL_CHARACTERS.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def integer_or_numeric_string(value: Any) -> Any:
+    """Stock may come as ``"100"``; accept digit strings, and nothing fractional."""
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    if isinstance(value, bool):
+        raise ValueError("must be an integer")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(no_control_characters)]
+Text = Annotated[str, Field(max_length=65_535)]
+Url = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*://")]
+Stock = Annotated[int, BeforeValidator(integer_or_numeric_string), Field(ge=-(2**31), le=2**31 - 1)]
+Money = Annotated[
+    Decimal, Field(ge=0, le=Decimal("1e15"), max_digits=20, decimal_places=4, allow_inf_nan=False)
+]
+TaxRate = Annotated[Decimal, Field(ge=0, le=100, max_digits=10, decimal_places=4, allow_inf_nan=False)]
+CategoryPath = Annotated[list[Name], Field(min_length=1, max_length=32)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+
+
+class IdRef(Strict):
+    id: Id
+
+
+class TaxRef(Strict):
+    """``{"id"}``, ``{"name"}``, or ``{"name", "taxRate"}`` to create the tax when it does not exist."""
+
+    id: Id | None = None
+    name: Name | None = None
+    tax_rate: TaxRate | None = Field(default=None, alias="taxRate")
+
+    @model_validator(mode="after")
+    def needs_id_or_name(self) -> "TaxRef":
+        if self.id is None and self.name is None:
+            raise ValueError("a tax reference needs an id or a name")
+        return self
+
+
+class CurrencyIdRef(Strict):
+    id: Id
+
+
+CurrencyRef = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")] | CurrencyIdRef
+
+
+class Price(Strict):
+    currency: CurrencyRef
+    gross: Money
+    net: Money
+    linked: StrictBool = True
+
+
+class CategoryRef(Strict):
+    """``{"id"}`` or ``{"path": ["Home", "Shoes"]}``."""
+
+    id: Id | None = None
+    path: CategoryPath | None = None
+
+    @model_validator(mode="after")
+    def needs_id_or_path(self) -> "CategoryRef":
+        if (self.id is None) == (self.path is None):
+            raise ValueError("a category reference needs either an id or a path")
+        return self
+
+
+class ProductRef(Strict):
+    """``{"id"}`` or ``{"productNumber"}``."""
+
+    id: Id | None = None
+    product_number: Name | None = Field(default=None, alias="productNumber")
+
+    @model_validator(mode="after")
+    def needs_id_or_number(self) -> "ProductRef":
+        if self.id is None and self.product_number is None:
+            raise ValueError("a product reference needs an id or a productNumber")
+        return self
+
+
+class FolderRef(Strict):
+    id: Id | None = None
+    path: CategoryPath | None = None
+
+
+class MediaFields(Strict):
+    url: Url | None = None
+    title: Text | None = None
+    alt: Text | None = None
+    filename: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^/\\\x00-\x1f]+$")] | None = None
+    folder: FolderRef | None = None
+
+
+class ProductMediaRef(MediaFields):
+    """In a product: ``{"id"}`` assigns an existing media; an object with ``url`` creates or reuses one."""
+
+    id: Id | None = None
+
+    @model_validator(mode="after")
+    def needs_id_or_url(self) -> "ProductMediaRef":
+        if self.id is None and self.url is None:
+            raise ValueError("a media reference needs an id or a url")
+        return self
+
+
+class TaxRecord(Strict):
+    id: Id | None = None
+    name: Name | None = None
+    tax_rate: TaxRate | None = Field(default=None, alias="taxRate")
+
+
+class CategoryRecord(Strict):
+    id: Id | None = None
+    name: Name | None = None
+    parent: CategoryPath | CategoryRef | None = None
+    active: StrictBool | None = None
+    description: Text | None = None
+    products: Annotated[list[ProductRef], Field(max_length=10_000)] | None = None
+
+
+class MediaRecord(MediaFields):
+    id: Id | None = None
+
+
+class ProductRecord(Strict):
+    id: Id | None = None
+    product_number: Name | None = Field(default=None, alias="productNumber")
+    name: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    description: Text | None = None
+    active: StrictBool | None = None
+    stock: Stock | None = None
+    tax: TaxRef | None = None
+    prices: Annotated[list[Price], Field(max_length=200)] | None = None
+    categories: Annotated[list[CategoryRef], Field(max_length=1000)] | None = None
+    media: Annotated[list[ProductMediaRef], Field(max_length=1000)] | None = None
+    custom_fields: dict[str, Any] | None = Field(default=None, alias="customFields")
+    # Not handled by this version of the server: refused with UNSUPPORTED_FIELD rather than dropped.
+    properties: Any = None
+    variants: Any = None
+    variant_overrides: Any = Field(default=None, alias="variantOverrides")
+    extensions: Any = None
+
+
+UNSUPPORTED_PRODUCT_FIELDS = ("properties", "variants", "variantOverrides", "extensions")
+
+
+class RecordBatch(Strict):
+    """The body of ``POST /api/import/{id}/record`` (documented shape; the endpoint checks each record
+    on its own so that one bad record does not reject the others)."""
+
+    taxes: list[TaxRecord] | None = None
+    categories: list[CategoryRecord] | None = None
+    media: list[MediaRecord] | None = None
+    products: list[ProductRecord] | None = None
+    extensions: dict[str, list[dict[str, Any]]] | None = None
+
+
+# Delete and unassign bodies --------------------------------------------------------------------------
+
+
+class ProductKey(ProductRef):
+    pass
+
+
+class CategoryKey(CategoryRef):
+    pass
+
+
+class MediaKey(Strict):
+    id: Id | None = None
+    url: Url | None = None
+
+    @model_validator(mode="after")
+    def needs_id_or_url(self) -> "MediaKey":
+        if self.id is None and self.url is None:
+            raise ValueError("a media needs an id or a url")
+        return self
+
+
+class TaxKey(Strict):
+    id: Id | None = None
+    name: Name | None = None
+
+    @model_validator(mode="after")
+    def needs_id_or_name(self) -> "TaxKey":
+        if self.id is None and self.name is None:
+            raise ValueError("a tax needs an id or a name")
+        return self
+
+
+class DeleteBatch(Strict):
+    """The body of ``POST /api/import/{id}/record/delete``: ids, or objects naming the identity."""
+
+    products: list[Id | ProductKey] | None = None
+    categories: list[Id | CategoryKey] | None = None
+    media: list[Id | MediaKey] | None = None
+    taxes: list[Id | TaxKey] | None = None
+    extensions: dict[str, list[Any]] | None = None
+
+
+class MediaUnassignRef(Strict):
+    id: Id | None = None
+    filename: str | None = None
+    url: Url | None = None
+
+    @model_validator(mode="after")
+    def needs_one_key(self) -> "MediaUnassignRef":
+        if sum(v is not None for v in (self.id, self.filename, self.url)) != 1:
+            raise ValueError("name the media by exactly one of id, filename or url")
+        return self
+
+
+class ProductUnassign(ProductRef):
+    media: list[MediaUnassignRef] | None = None
+    categories: list[CategoryRef] | None = None
+    properties: Any = None
+
+
+class UnassignBatch(Strict):
+    """The body of ``POST /api/import/{id}/record/unassign``."""
+
+    products: list[ProductUnassign] | None = None

@@ -1,0 +1,179 @@
+"""SQL of the import session: imports, staged records, failures and the figures of ``status``."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_import.imports.flatten import StagedRecord
+from catalog_import.models import Import, ImportFailure, ImportRecord, ImportStatus, RecordState
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCounts:
+    total: int
+    processed: int
+    written_by_entity: dict[str, int]
+    failures: int
+    level: int | None
+
+
+class ImportRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- imports ----------------------------------------------------------------------------------------
+    async def insert(self, values: dict[str, Any]) -> Import | None:
+        """Insert an import; None when one with the same idempotency key exists already."""
+        statement = (
+            insert(Import)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["integration_id", "idempotency_key"])
+            .returning(Import)
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def by_idempotency_key(self, integration_id: uuid.UUID, key: str) -> Import | None:
+        return await self.session.scalar(
+            select(Import).where(Import.integration_id == integration_id, Import.idempotency_key == key)
+        )
+
+    async def get(
+        self, import_id: uuid.UUID, integration_id: uuid.UUID, *, lock: bool = False
+    ) -> Import | None:
+        statement = select(Import).where(Import.id == import_id, Import.integration_id == integration_id)
+        if lock:
+            statement = statement.with_for_update()
+        return (await self.session.execute(statement.execution_options(populate_existing=True))).scalar()
+
+    async def next_batch(self, import_id: uuid.UUID) -> int:
+        batch = await self.session.scalar(
+            update(Import)
+            .where(Import.id == import_id)
+            .values(batch_count=Import.batch_count + 1)
+            .returning(Import.batch_count)
+        )
+        assert batch is not None
+        return int(batch)
+
+    async def page(
+        self, integration_id: uuid.UUID, status: str | None, after: uuid.UUID | None, limit: int
+    ) -> Sequence[Import]:
+        statement = select(Import).where(Import.integration_id == integration_id)
+        if status is not None:
+            statement = statement.where(Import.status == status)
+        if after is not None:
+            statement = statement.where(Import.id < after)
+        return (await self.session.scalars(statement.order_by(Import.id.desc()).limit(limit))).all()
+
+    async def mark_committed(self, import_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(Import)
+            .where(Import.id == import_id)
+            .values(status=ImportStatus.IMPORTING, commit_time=func.now())
+        )
+
+    async def mark_cancelled(self, import_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(Import)
+            .where(Import.id == import_id)
+            .values(status=ImportStatus.CANCELLED, end_time=func.now())
+        )
+
+    async def delete_staged(self, import_id: uuid.UUID) -> None:
+        await self.session.execute(delete(ImportFailure).where(ImportFailure.import_id == import_id))
+        await self.session.execute(delete(ImportRecord).where(ImportRecord.import_id == import_id))
+
+    # -- staged records -------------------------------------------------------------------------------
+    async def stage(self, import_id: uuid.UUID, batch: int, records: Sequence[StagedRecord]) -> None:
+        """Insert staged records; one staged again with the same identity replaces the earlier one but
+        keeps its action (and a record once staged as a root stays one)."""
+        if not records:
+            return
+        rows = [
+            {
+                "import_id": import_id,
+                "operation": record.operation.value,
+                "entity": record.entity,
+                "entity_id": record.entity_id,
+                "action": record.action.value,
+                "natural_key": record.natural_key,
+                "root": record.root,
+                "path": record.path,
+                "batch": batch,
+                "payload": record.payload,
+                "refs": [ref.to_json() for ref in record.refs],
+            }
+            for record in records
+        ]
+        statement = insert(ImportRecord)
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=["import_id", "operation", "entity", "entity_id"],
+            set_={
+                "natural_key": func.coalesce(excluded.natural_key, ImportRecord.natural_key),
+                "root": or_(ImportRecord.root, excluded.root),
+                "path": excluded.path,
+                "batch": excluded.batch,
+                "payload": excluded.payload,
+                "refs": excluded.refs,
+            },
+        )
+        await self.session.execute(statement, rows)
+
+    # -- status -----------------------------------------------------------------------------------------
+    async def counts(self, import_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RecordCounts]:
+        """Progress and totals of several imports in two grouped queries."""
+        rows = await self.session.execute(
+            select(
+                ImportRecord.import_id,
+                ImportRecord.entity,
+                ImportRecord.state,
+                func.count(),
+                func.max(ImportRecord.level).filter(ImportRecord.state == RecordState.PENDING),
+            )
+            .where(ImportRecord.import_id.in_(import_ids))
+            .group_by(ImportRecord.import_id, ImportRecord.entity, ImportRecord.state)
+        )
+        failure_rows = await self.session.execute(
+            select(ImportFailure.import_id, func.count())
+            .where(ImportFailure.import_id.in_(import_ids))
+            .group_by(ImportFailure.import_id)
+        )
+        failures: dict[uuid.UUID, int] = dict(failure_rows.all())  # type: ignore[arg-type]
+        totals: dict[uuid.UUID, dict[str, Any]] = {
+            import_id: {"total": 0, "processed": 0, "written": {}, "level": None} for import_id in import_ids
+        }
+        for import_id, entity, state, count, pending_level in rows:
+            figures = totals[import_id]
+            figures["total"] += count
+            if state != RecordState.PENDING:
+                figures["processed"] += count
+            if state == RecordState.WRITTEN:
+                figures["written"][entity] = figures["written"].get(entity, 0) + count
+            if pending_level is not None and (figures["level"] is None or pending_level > figures["level"]):
+                figures["level"] = pending_level
+        return {
+            import_id: RecordCounts(
+                total=figures["total"],
+                processed=figures["processed"],
+                written_by_entity=figures["written"],
+                failures=failures.get(import_id, 0),
+                level=figures["level"],
+            )
+            for import_id, figures in totals.items()
+        }
+
+    async def failures(
+        self, import_id: uuid.UUID, *, after: int | None, limit: int, max_severity_code: int = 7
+    ) -> Sequence[ImportFailure]:
+        statement = select(ImportFailure).where(
+            ImportFailure.import_id == import_id, ImportFailure.severity_code <= max_severity_code
+        )
+        if after is not None:
+            statement = statement.where(ImportFailure.failure_id > after)
+        return (await self.session.scalars(statement.order_by(ImportFailure.failure_id).limit(limit))).all()

@@ -1,0 +1,103 @@
+"""Request and response bodies of the import endpoints (CONTRACT §2, §3, §5)."""
+
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field, HttpUrl
+
+from catalog_import.ids import Id
+from catalog_import.models import ImportStatus
+from catalog_import.schemas import ApiModel, Timestamp
+
+SeverityName = Literal["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"]
+
+
+class ImportConfig(ApiModel):
+    """The body of ``POST /api/import/catalog/start``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=255, examples=["product-import-20260712"])]
+    error_webhook_url: Annotated[HttpUrl, Field(max_length=2048)] | None = None
+    status_webhook_url: Annotated[HttpUrl, Field(max_length=2048)] | None = None
+    defer_references: bool = False
+
+
+class ImportOut(ApiModel):
+    id: Id
+    name: str
+    status: ImportStatus
+    start_time: Timestamp
+
+
+class Problem(ApiModel):
+    code: str = Field(examples=["CATEGORY_NOT_FOUND"])
+    message: str
+    path: str = Field(examples=["products.1.categories.0"])
+    severity: SeverityName
+    severity_code: int = Field(ge=0, le=7)
+
+
+class RecordResult(ApiModel):
+    entity: str = Field(examples=["product"])
+    path: str = Field(examples=["products.0"])
+    id: Id | None
+    action: Literal["create", "update", "delete", "unassign"] | None
+    errors: list[Problem]
+
+
+class PushResult(ApiModel):
+    batch: int = Field(ge=1, description="The ordinal of this push within the import, 1-based.")
+    contains_errors: bool
+    records: list[RecordResult]
+
+
+class FailureDetail(ApiModel):
+    severity: SeverityName
+    severity_code: int
+    code: str
+    entity: str
+    path: str | None
+    message: str
+
+
+class Failure(ApiModel):
+    entity: str
+    id: Id | None
+    path: str | None
+    batch: int | None
+    details: list[FailureDetail]
+
+
+class Progress(ApiModel):
+    total: int
+    processed: int
+    level: int | None
+    levels: int | None
+
+
+class Totals(ApiModel):
+    product: int = 0
+    media: int = 0
+    category: int = 0
+    tax: int = 0
+    total: int = 0
+    failures: int = 0
+
+
+class ImportSummary(ApiModel):
+    """An import's status without its failures (as listed by ``GET /api/import``)."""
+
+    id: Id
+    name: str
+    status: ImportStatus
+    start_time: Timestamp
+    commit_time: Timestamp | None
+    end_time: Timestamp | None
+    duration: float
+    progress: Progress
+    totals: Totals
+
+
+class Status(ImportSummary):
+    failures: list[Failure]
+    failures_truncated: bool

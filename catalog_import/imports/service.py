@@ -1,0 +1,403 @@
+"""The rules of an import session: the lifecycle state machine, pushes (validate, resolve, stage) and
+status. Services never commit; the request boundary does."""
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_import.errors import ImportAlreadyCommitted, ImportCancelled, ImportNotFound
+from catalog_import.ids import Id, new_id
+from catalog_import.imports import schemas
+from catalog_import.imports.body import InvalidRecords, collections_of, count_root_records
+from catalog_import.imports.flatten import DELETE_COLLECTIONS, Flattener, RecordOutcome, StagedRecord
+from catalog_import.imports.records import (
+    CategoryKey,
+    CategoryRecord,
+    MediaKey,
+    MediaRecord,
+    ProductKey,
+    ProductRecord,
+    ProductUnassign,
+    TaxKey,
+    TaxRecord,
+)
+from catalog_import.imports.repository import ImportRepository, RecordCounts
+from catalog_import.models import Import, ImportFailure, ImportStatus
+from catalog_import.pagination import decode_cursor, encode_cursor
+from catalog_import.problems import Problem, Severity, error
+from catalog_import.resolvers.lookups import Lookups
+from catalog_import.schemas import Page
+
+STATUS_FAILURE_LIMIT = 100
+
+Step = Callable[[], RecordOutcome]
+"""Stages one root record of a push (or reports why it cannot be staged)."""
+
+RECORD_COLLECTIONS: dict[str, tuple[str, type[BaseModel]]] = {
+    "taxes": ("tax", TaxRecord),
+    "categories": ("category", CategoryRecord),
+    "media": ("media", MediaRecord),
+    "products": ("product", ProductRecord),
+}
+DELETE_ITEM_ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    "products": TypeAdapter(list[Id | ProductKey]),
+    "categories": TypeAdapter(list[Id | CategoryKey]),
+    "media": TypeAdapter(list[Id | MediaKey]),
+    "taxes": TypeAdapter(list[Id | TaxKey]),
+}
+
+
+# -- lifecycle ----------------------------------------------------------------------------------------
+
+
+async def start_import(
+    session: AsyncSession,
+    integration_id: uuid.UUID,
+    config: schemas.ImportConfig,
+    idempotency_key: str | None,
+) -> Import:
+    repository = ImportRepository(session)
+    created = await repository.insert(
+        {
+            "id": new_id(),
+            "integration_id": integration_id,
+            "name": config.name,
+            "status": ImportStatus.STARTED,
+            "error_webhook_url": str(config.error_webhook_url) if config.error_webhook_url else None,
+            "status_webhook_url": str(config.status_webhook_url) if config.status_webhook_url else None,
+            "defer_references": config.defer_references,
+            "idempotency_key": idempotency_key,
+        }
+    )
+    if created is not None:
+        return created
+    assert idempotency_key is not None
+    existing = await repository.by_idempotency_key(integration_id, idempotency_key)
+    assert existing is not None
+    return existing
+
+
+def ensure_open(import_: Import) -> None:
+    """Records may be pushed, and the import committed, only while it is ``started``."""
+    if import_.status == ImportStatus.CANCELLED:
+        raise ImportCancelled()
+    if import_.status != ImportStatus.STARTED:
+        raise ImportAlreadyCommitted()
+
+
+async def get_import(
+    session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID, *, lock: bool = False
+) -> Import:
+    import_ = await ImportRepository(session).get(import_id, integration_id, lock=lock)
+    if import_ is None:
+        raise ImportNotFound()
+    return import_
+
+
+async def commit_import(session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID) -> Import:
+    """Hand the import to the workers. The caller enqueues it once this transaction has committed."""
+    import_ = await get_import(session, integration_id, import_id, lock=True)
+    ensure_open(import_)
+    await ImportRepository(session).mark_committed(import_id)
+    return import_
+
+
+async def cancel_import(session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID) -> None:
+    """Cancel an import that was not committed, deleting everything pushed to it; idempotent."""
+    import_ = await get_import(session, integration_id, import_id, lock=True)
+    if import_.status == ImportStatus.CANCELLED:
+        return
+    if import_.status != ImportStatus.STARTED:
+        raise ImportAlreadyCommitted()
+    repository = ImportRepository(session)
+    await repository.delete_staged(import_id)
+    await repository.mark_cancelled(import_id)
+
+
+# -- pushes ---------------------------------------------------------------------------------------------
+
+
+def validation_problems(exc: ValidationError, path: str) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        location = ".".join(str(part) for part in err["loc"] if not str(part).startswith("function-"))
+        problems.append(error("INVALID_FIELD", err["msg"], f"{path}.{location}" if location else path))
+    return problems
+
+
+async def _push(
+    session: AsyncSession,
+    integration_id: uuid.UUID,
+    import_id: uuid.UUID,
+    body: Any,
+    max_records: int,
+    plan: Callable[[Flattener, list[tuple[str, Any]]], list[Step]],
+    allowed: dict[str, str],
+) -> schemas.PushResult:
+    """The steps every push shares: check the import, read the body, stage what is valid."""
+    import_ = await get_import(session, integration_id, import_id)
+    ensure_open(import_)
+    collections = collections_of(body, allowed)
+    count_root_records(collections, max_records)
+
+    # Pushes to one import are serialised: create-or-update decisions and batch ordinals stay consistent.
+    import_ = await get_import(session, integration_id, import_id, lock=True)
+    ensure_open(import_)
+    repository = ImportRepository(session)
+    batch = await repository.next_batch(import_id)
+    flattener = Flattener(Lookups(session, import_id), defer_references=import_.defer_references)
+    steps = plan(flattener, collections)
+    await flattener.lookups.load()
+
+    outcomes: list[RecordOutcome] = []
+    staged: dict[tuple[str, str, uuid.UUID], StagedRecord] = {}
+    for step in steps:
+        outcome = step()
+        outcomes.append(outcome)
+        for record in outcome.staged:
+            # The last version of a record within one push wins, as it would across pushes.
+            key = (record.operation.value, record.entity, record.entity_id)
+            previous = staged.pop(key, None)
+            if previous is not None:
+                record.action = previous.action
+                record.root = record.root or previous.root
+            staged[key] = record
+    await repository.stage(import_id, batch, list(staged.values()))
+    return push_result(batch, outcomes)
+
+
+def push_result(batch: int, outcomes: list[RecordOutcome]) -> schemas.PushResult:
+    return schemas.PushResult(
+        batch=batch,
+        contains_errors=any(outcome.rejected for outcome in outcomes),
+        records=[
+            schemas.RecordResult(
+                entity=outcome.entity,
+                path=outcome.path,
+                id=outcome.id,
+                action=outcome.action.value if outcome.action else None,
+                errors=[schemas.Problem(**problem_json(problem)) for problem in outcome.problems],
+            )
+            for outcome in outcomes
+        ],
+    )
+
+
+def problem_json(problem: Problem) -> dict[str, Any]:
+    data = problem.to_json()
+    data["severity_code"] = data.pop("severityCode")
+    data.pop("entity", None)
+    return data
+
+
+def rejected(entity: str, path: str, problems: list[Problem]) -> RecordOutcome:
+    return RecordOutcome(entity, path, problems=problems)
+
+
+def _record_steps(flattener: Flattener, collections: list[tuple[str, Any]]) -> list[Step]:
+    steps: list[Step] = []
+    for collection, items in collections:
+        if collection == "extensions":
+            for name, records in items.items():
+                for index, _record in enumerate(records):
+                    path = f"extensions.{name}.{index}"
+                    problem = error("CUSTOM_ENTITY_UNKNOWN", f"Custom entity {name!r} is not declared", path)
+                    steps.append(partial(rejected, name, path, [problem]))
+            continue
+        entity, model = RECORD_COLLECTIONS[collection]
+        for index, raw in enumerate(items):
+            path = f"{collection}.{index}"
+            try:
+                record = model.model_validate(raw)
+            except ValidationError as exc:
+                problems = validation_problems(exc, path)
+                steps.append(partial(rejected, entity, path, problems))
+                continue
+            flattener.want(entity, record)
+            handler = getattr(flattener, entity)
+            steps.append(partial(handler, record, path))
+    return steps
+
+
+def _delete_steps(flattener: Flattener, collections: list[tuple[str, Any]]) -> list[Step]:
+    steps: list[Step] = []
+    for collection, items in collections:
+        if collection == "extensions":
+            for name, records in items.items():
+                for index, _record in enumerate(records):
+                    path = f"extensions.{name}.{index}"
+                    problem = error("CUSTOM_ENTITY_UNKNOWN", f"Custom entity {name!r} is not declared", path)
+                    steps.append(partial(rejected, name, path, [problem]))
+            continue
+        entity = DELETE_COLLECTIONS[collection]
+        adapter = DELETE_ITEM_ADAPTERS[collection]
+        for index, raw in enumerate(items):
+            path = f"{collection}.{index}"
+            try:
+                (item,) = adapter.validate_python([raw])
+            except ValidationError as exc:
+                problems = [
+                    error("INVALID_FIELD", p.message, p.path.replace(f"{path}.0", path, 1))
+                    for p in validation_problems(exc, path)
+                ]
+                steps.append(partial(rejected, entity, path, problems))
+                continue
+            flattener.want_delete(entity, item)
+            steps.append(partial(flattener.delete, entity, item, path))
+    return steps
+
+
+def _unassign_steps(flattener: Flattener, collections: list[tuple[str, Any]]) -> list[Step]:
+    steps: list[Step] = []
+    for _collection, items in collections:
+        for index, raw in enumerate(items):
+            path = f"products.{index}"
+            try:
+                item = ProductUnassign.model_validate(raw)
+            except ValidationError as exc:
+                problems = validation_problems(exc, path)
+                steps.append(partial(rejected, "product", path, problems))
+                continue
+            flattener.want("product", item)
+            steps.append(partial(flattener.unassign, item, path))
+    return steps
+
+
+async def push_records(
+    session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID, body: Any, max_records: int
+) -> schemas.PushResult:
+    allowed = {collection: entity for collection, (entity, _model) in RECORD_COLLECTIONS.items()}
+    return await _push(session, integration_id, import_id, body, max_records, _record_steps, allowed)
+
+
+async def push_deletes(
+    session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID, body: Any, max_records: int
+) -> schemas.PushResult:
+    return await _push(
+        session, integration_id, import_id, body, max_records, _delete_steps, DELETE_COLLECTIONS
+    )
+
+
+async def push_unassigns(
+    session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID, body: Any, max_records: int
+) -> schemas.PushResult:
+    if isinstance(body, dict) and "extensions" in body:
+        raise InvalidRecords("Unassign takes products only")
+    return await _push(
+        session, integration_id, import_id, body, max_records, _unassign_steps, {"products": "product"}
+    )
+
+
+# -- status ---------------------------------------------------------------------------------------------
+
+
+def failure_schema(failure: ImportFailure) -> schemas.Failure:
+    return schemas.Failure(
+        entity=failure.entity,
+        id=failure.entity_id,
+        path=failure.path,
+        batch=failure.batch,
+        details=[
+            schemas.FailureDetail(
+                severity=detail["severity"],
+                severity_code=detail["severityCode"],
+                code=detail["code"],
+                entity=detail.get("entity") or failure.entity,
+                path=detail.get("path"),
+                message=detail["message"],
+            )
+            for detail in failure.details
+        ],
+    )
+
+
+def summary(import_: Import, counts: RecordCounts) -> schemas.ImportSummary:
+    if import_.commit_time is None:
+        duration = 0.0
+    else:
+        end = import_.end_time or datetime.now(UTC)
+        duration = round(max((end - import_.commit_time).total_seconds(), 0.0), 3)
+    written = counts.written_by_entity
+    return schemas.ImportSummary(
+        id=import_.id,
+        name=import_.name,
+        status=ImportStatus(import_.status),
+        start_time=import_.start_time,
+        commit_time=import_.commit_time,
+        end_time=import_.end_time,
+        duration=duration,
+        progress=schemas.Progress(
+            total=counts.total,
+            processed=counts.processed,
+            level=counts.level
+            if import_.status == ImportStatus.IMPORTING and (counts.level or 0) >= 0
+            else None,
+            levels=import_.levels,
+        ),
+        totals=schemas.Totals(
+            product=written.get("product", 0),
+            media=written.get("media", 0),
+            category=written.get("category", 0),
+            tax=written.get("tax", 0),
+            total=sum(written.values()),
+            failures=counts.failures,
+        ),
+    )
+
+
+async def import_status(
+    session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID
+) -> schemas.Status:
+    import_ = await get_import(session, integration_id, import_id)
+    repository = ImportRepository(session)
+    counts = (await repository.counts([import_id]))[import_id]
+    failures = await repository.failures(import_id, after=None, limit=STATUS_FAILURE_LIMIT + 1)
+    return schemas.Status(
+        **summary(import_, counts).model_dump(),
+        failures=[failure_schema(f) for f in failures[:STATUS_FAILURE_LIMIT]],
+        failures_truncated=len(failures) > STATUS_FAILURE_LIMIT,
+    )
+
+
+async def list_imports(
+    session: AsyncSession,
+    integration_id: uuid.UUID,
+    status: ImportStatus | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[schemas.ImportSummary]:
+    key = decode_cursor(cursor, 1)
+    after = uuid.UUID(key[0]) if key else None
+    repository = ImportRepository(session)
+    imports = await repository.page(integration_id, status.value if status else None, after, limit + 1)
+    page = list(imports[:limit])
+    counts = await repository.counts([i.id for i in page]) if page else {}
+    return Page[schemas.ImportSummary](
+        items=[summary(i, counts[i.id]) for i in page],
+        next_cursor=encode_cursor(page[-1].id.hex) if len(imports) > limit else None,
+    )
+
+
+async def list_failures(
+    session: AsyncSession,
+    integration_id: uuid.UUID,
+    import_id: uuid.UUID,
+    cursor: str | None,
+    limit: int,
+    min_severity: Severity,
+) -> Page[schemas.Failure]:
+    await get_import(session, integration_id, import_id)
+    key = decode_cursor(cursor, 1)
+    failures = await ImportRepository(session).failures(
+        import_id, after=int(key[0]) if key else None, limit=limit + 1, max_severity_code=int(min_severity)
+    )
+    page = list(failures[:limit])
+    return Page[schemas.Failure](
+        items=[failure_schema(f) for f in page],
+        next_cursor=encode_cursor(page[-1].failure_id) if len(failures) > limit else None,
+    )

@@ -1,0 +1,46 @@
+"""SQLAlchemy models: the intermediate store (staging) and the target catalog, on one metadata."""
+
+from catalog_import.models.auth import Integration, ServerKey
+from catalog_import.models.base import Base
+from catalog_import.models.catalog import (
+    Category,
+    Currency,
+    Media,
+    Product,
+    ProductCategory,
+    ProductMedia,
+    ProductPrice,
+    Tax,
+)
+from catalog_import.models.staging import (
+    Import,
+    ImportFailure,
+    ImportRecord,
+    ImportStatus,
+    Operation,
+    RecordAction,
+    RecordDependency,
+    RecordState,
+)
+
+__all__ = [
+    "Base",
+    "Category",
+    "Currency",
+    "Import",
+    "ImportFailure",
+    "ImportRecord",
+    "ImportStatus",
+    "Integration",
+    "Media",
+    "Operation",
+    "Product",
+    "ProductCategory",
+    "ProductMedia",
+    "ProductPrice",
+    "RecordAction",
+    "RecordDependency",
+    "RecordState",
+    "ServerKey",
+    "Tax",
+]

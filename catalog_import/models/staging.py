@@ -1,0 +1,154 @@
+"""The intermediate store: imports, their staged records (with level, state and references), the
+dependencies between records computed at commit, and the failures reported per root record."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from catalog_import.models.base import Base, created_at_column
+
+
+class ImportStatus(StrEnum):
+    STARTED = "started"
+    IMPORTING = "importing"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Operation(StrEnum):
+    """What a staged record asks for."""
+
+    UPSERT = "upsert"
+    UNASSIGN = "unassign"
+    DELETE = "delete"
+
+
+class RecordAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    UNASSIGN = "unassign"
+
+
+class RecordState(StrEnum):
+    PENDING = "pending"
+    WRITTEN = "written"
+    FAILED = "failed"
+    # Not written because its root record, or a record it depends on, failed.
+    SKIPPED = "skipped"
+
+
+class Import(Base):
+    __tablename__ = "imports"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "idempotency_key"),
+        Index("ix_imports_integration_id_id", "integration_id", "id"),
+        Index("ix_imports_status_heartbeat_at", "status", "heartbeat_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    integration_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default=ImportStatus.STARTED)
+    error_webhook_url: Mapped[str | None] = mapped_column(Text)
+    status_webhook_url: Mapped[str | None] = mapped_column(Text)
+    defer_references: Mapped[bool] = mapped_column(Boolean, default=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # Ordinal of the last push (record, record/delete, record/unassign) in this import.
+    batch_count: Mapped[int] = mapped_column(Integer, default=0)
+    start_time: Mapped[datetime] = created_at_column()
+    commit_time: Mapped[datetime | None]
+    end_time: Mapped[datetime | None]
+    # Set once the commit's preparation (deferred references, dependencies, levels) has run.
+    prepared_at: Mapped[datetime | None]
+    levels: Mapped[int | None] = mapped_column(Integer)
+    # Last progress of a worker on this import; a stale one means nobody is working on it.
+    heartbeat_at: Mapped[datetime | None]
+
+
+class ImportRecord(Base):
+    """A staged record: one root or extracted nested record, in its resolved form."""
+
+    __tablename__ = "import_records"
+    __table_args__ = (
+        UniqueConstraint("import_id", "operation", "entity", "entity_id"),
+        Index("ix_import_records_natural_key", "import_id", "entity", "natural_key"),
+        Index("ix_import_records_work", "import_id", "state", "level", "record_id"),
+    )
+
+    record_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"))
+    operation: Mapped[str] = mapped_column(String(16))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[uuid.UUID]
+    action: Mapped[str] = mapped_column(String(16))
+    # The natural key the record is known by (tax name, category path, product number, media URL).
+    natural_key: Mapped[str | None] = mapped_column(Text)
+    # False for records extracted from another record (a nested creation); their failures are reported
+    # under the root records that reference them.
+    root: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Where the record was in its push, and that push's ordinal.
+    path: Mapped[str] = mapped_column(Text)
+    batch: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # References to other entities: [{"entity", "path", "id" | "key", "nested"}]; "key" when still pending.
+    refs: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    level: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # Problems of a record that failed at commit; a root record's failure quotes its nested records' ones.
+    problems: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    state: Mapped[str] = mapped_column(String(16), default=RecordState.PENDING)
+
+
+class RecordDependency(Base):
+    """Record ``record_id`` needs ``depends_on`` written first (computed when the commit is prepared)."""
+
+    __tablename__ = "import_record_dependencies"
+    __table_args__ = (Index("ix_import_record_dependencies_depends_on", "depends_on"),)
+
+    record_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("import_records.record_id", ondelete="CASCADE"), primary_key=True
+    )
+    depends_on: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("import_records.record_id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(Text)
+    nested: Mapped[bool] = mapped_column(Boolean)
+
+
+class ImportFailure(Base):
+    """A failed root record and its problems (details), in the order they were found."""
+
+    __tablename__ = "import_failures"
+    __table_args__ = (Index("ix_import_failures_import_id_failure_id", "import_id", "failure_id"),)
+
+    failure_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"))
+    # The failed root record; null for import-wide failures.
+    record_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("import_records.record_id", ondelete="CASCADE"), unique=True
+    )
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[uuid.UUID | None]
+    path: Mapped[str | None] = mapped_column(Text)
+    batch: Mapped[int | None] = mapped_column(Integer)
+    # The most severe severity among the details (RFC 5424 code).
+    severity_code: Mapped[int] = mapped_column(SmallInteger)
+    details: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = created_at_column()

@@ -1,0 +1,155 @@
+"""What every resolver shares: a lookup of one entity kind by id and by natural key, loaded in bulk for
+a whole push (one query against the catalog, one against the import's staged records), then kept up to
+date with the records the push stages, so later records of the same body see earlier ones."""
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_import.models import ImportRecord, Operation, RecordAction
+from catalog_import.sql import any_text, any_uuid
+
+KeyQuery = Select[*tuple[Any, ...]]
+"""A catalog query answering rows of (id, natural key)."""
+
+
+@dataclass(slots=True)
+class Known:
+    """An entity a reference can point to."""
+
+    id: uuid.UUID
+    key: str | None
+    # Staged as a create in this import: whatever references it must be written after it.
+    creating: bool = False
+    staged: bool = False
+
+
+@dataclass(slots=True)
+class Reference:
+    """A reference of a record to another entity, kept on the staged record.
+
+    A resolved reference to an entity created in the same import becomes a dependency at commit; an
+    unresolved one (``deferReferences``) carries the key or id to resolve again at commit, and the payload
+    field its id goes to."""
+
+    entity: str
+    path: str
+    id: uuid.UUID | None = None
+    key: str | None = None
+    nested: bool = False
+    field: str | None = None
+    many: bool = False
+
+    @property
+    def pending(self) -> bool:
+        return self.field is not None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"entity": self.entity, "path": self.path, "nested": self.nested}
+        if self.id is not None:
+            data["id"] = self.id.hex
+        if self.key is not None:
+            data["key"] = self.key
+        if self.field is not None:
+            data["field"] = self.field
+            data["many"] = self.many
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Reference":
+        return cls(
+            entity=data["entity"],
+            path=data["path"],
+            id=uuid.UUID(data["id"]) if data.get("id") else None,
+            key=data.get("key"),
+            nested=data.get("nested", False),
+            field=data.get("field"),
+            many=data.get("many", False),
+        )
+
+
+class Lookup:
+    """Entities of one kind by id and natural key: the catalog, overlaid by what the import staged."""
+
+    entity: ClassVar[str]
+    # Whether imports can stage records of this kind (currencies cannot).
+    stageable: ClassVar[bool] = True
+
+    def __init__(self, session: AsyncSession, import_id: uuid.UUID) -> None:
+        self.session = session
+        self.import_id = import_id
+        self._by_id: dict[uuid.UUID, Known] = {}
+        self._by_key: dict[str, Known] = {}
+        self._wanted_ids: set[uuid.UUID] = set()
+        self._wanted_keys: set[str] = set()
+
+    # -- the catalog query of this kind: rows of (id, natural key) ------------------------------------
+    def catalog_query(self, keys: list[str], ids: list[uuid.UUID]) -> KeyQuery:
+        raise NotImplementedError
+
+    def want(self, *, ids: Iterable[uuid.UUID | None] = (), keys: Iterable[str | None] = ()) -> None:
+        """Collect what the records of a push may ask for, before ``load``."""
+        self._wanted_ids.update(i for i in ids if i is not None)
+        self._wanted_keys.update(k for k in keys if k is not None)
+
+    async def load(self) -> None:
+        ids = sorted(self._wanted_ids - self._by_id.keys())
+        keys = sorted(self._wanted_keys - self._by_key.keys())
+        self._wanted_ids.clear()
+        self._wanted_keys.clear()
+        if not ids and not keys:
+            return
+        for entity_id, key in await self.session.execute(self.catalog_query(keys, ids)):
+            self._remember(Known(entity_id, key))
+        if not self.stageable:
+            return
+        staged = select(ImportRecord.entity_id, ImportRecord.natural_key, ImportRecord.action).where(
+            ImportRecord.import_id == self.import_id,
+            ImportRecord.operation == Operation.UPSERT,
+            ImportRecord.entity == self.entity,
+            or_(ImportRecord.natural_key == any_text(keys), ImportRecord.entity_id == any_uuid(ids)),
+        )
+        for entity_id, key, action in await self.session.execute(staged):
+            self.stage(Known(entity_id, key, creating=action == RecordAction.CREATE, staged=True))
+
+    def _remember(self, known: Known) -> None:
+        self._by_id[known.id] = known
+        if known.key is not None:
+            self._by_key[known.key] = known
+
+    def stage(self, known: Known) -> None:
+        """Record what the import stages; staged records win over the catalog."""
+        known.staged = True
+        previous = self._by_id.get(known.id)
+        if previous is not None and previous.key is not None and self._by_key.get(previous.key) is previous:
+            del self._by_key[previous.key]
+        self._remember(known)
+
+    def restore(
+        self, entity_id: uuid.UUID, previous: Known | None, key: str | None, previous_by_key: Known | None
+    ) -> None:
+        """Put back what ``stage`` replaced (used to undo the staging of a rejected record)."""
+        current = self._by_id.pop(entity_id, None)
+        if current is not None and current.key is not None and self._by_key.get(current.key) is current:
+            del self._by_key[current.key]
+        if previous is not None:
+            self._remember(previous)
+        if key is not None and previous_by_key is not None:
+            self._by_key[key] = previous_by_key
+
+    def by_id(self, entity_id: uuid.UUID) -> Known | None:
+        return self._by_id.get(entity_id)
+
+    def by_key(self, key: str) -> Known | None:
+        return self._by_key.get(key)
+
+    def find(self, entity_id: uuid.UUID | None, key: str | None) -> Known | None:
+        if entity_id is not None:
+            return self.by_id(entity_id)
+        if key is not None:
+            return self.by_key(key)
+        return None

@@ -1,0 +1,73 @@
+"""All the lookups one push (or one commit preparation) needs, loaded together."""
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_import.resolvers.base import Known, Lookup
+from catalog_import.resolvers.category import CategoryLookup
+from catalog_import.resolvers.currency import CurrencyLookup
+from catalog_import.resolvers.media import MediaLookup
+from catalog_import.resolvers.product import ProductLookup
+from catalog_import.resolvers.tax import TaxLookup
+
+
+@dataclass(slots=True)
+class UndoLog:
+    """Staging steps of one record, undone when the record turns out to be rejected."""
+
+    steps: list[tuple[Lookup, uuid.UUID, Known | None, str | None, Known | None]] = field(
+        default_factory=list
+    )
+
+
+class Lookups:
+    def __init__(self, session: AsyncSession, import_id: uuid.UUID) -> None:
+        self.tax = TaxLookup(session, import_id)
+        self.currency = CurrencyLookup(session, import_id)
+        self.category = CategoryLookup(session, import_id)
+        self.media = MediaLookup(session, import_id)
+        self.product = ProductLookup(session, import_id)
+        self._undo: UndoLog | None = None
+
+    def all(self) -> tuple[Lookup, ...]:
+        return (self.tax, self.currency, self.category, self.media, self.product)
+
+    async def load(self) -> None:
+        for lookup in self.all():
+            await lookup.load()
+
+    def of(self, entity: str) -> Lookup:
+        for lookup in self.all():
+            if lookup.entity == entity:
+                return lookup
+        raise KeyError(entity)
+
+    # -- staging with undo, so a rejected record leaves the lookups as they were ----------------------
+    def begin(self) -> None:
+        self._undo = UndoLog()
+
+    def stage(self, lookup: Lookup, known: Known) -> None:
+        if self._undo is not None:
+            previous_key = lookup.by_id(known.id)
+            self._undo.steps.append(
+                (
+                    lookup,
+                    known.id,
+                    previous_key,
+                    known.key,
+                    lookup.by_key(known.key) if known.key is not None else None,
+                )
+            )
+        lookup.stage(known)
+
+    def rollback(self) -> None:
+        if self._undo is None:
+            return
+        for lookup, entity_id, previous, key, previous_by_key in reversed(self._undo.steps):
+            lookup.restore(entity_id, previous, key, previous_by_key)
+        self._undo = None
+
+    def commit(self) -> None:
+        self._undo = None

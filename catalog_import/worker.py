@@ -1,0 +1,52 @@
+"""The arq worker: job functions, the periodic stall check, and the resources the jobs share."""
+
+from typing import Any
+
+from arq import cron, func
+from arq.worker import Worker
+
+from catalog_import.committer.runner import RunnerOptions
+from catalog_import.committer.tasks import MAX_TRIES, WorkerRuntime, requeue_stalled, run_import
+from catalog_import.config import Settings
+from catalog_import.db import create_engine, create_session_factory
+from catalog_import.queue import ImportQueue, redis_settings
+
+
+def create_worker(settings: Settings, *, handle_signals: bool = True, burst: bool = False) -> Worker:
+    """A worker for ``settings`` (whose database and Redis URLs must be set)."""
+    assert settings.database_url and settings.redis_url
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        assert settings.database_url and settings.redis_url
+        engine = create_engine(settings.database_url, pool_size=settings.worker_max_jobs + 2)
+        queue = await ImportQueue.connect(
+            settings.redis_url, settings.queue_name, settings.commit_jobs_per_import
+        )
+        ctx["engine"] = engine
+        ctx["runtime"] = WorkerRuntime(
+            session_factory=create_session_factory(engine),
+            queue=queue,
+            runner_options=RunnerOptions(batch_size=settings.commit_batch_size),
+            stalled_after_seconds=settings.stalled_after_seconds,
+        )
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if "runtime" in ctx:
+            await ctx["runtime"].queue.close()
+        if "engine" in ctx:
+            await ctx["engine"].dispose()
+
+    return Worker(
+        functions=[func(run_import, name="run_import", keep_result=0, max_tries=MAX_TRIES + 1)],
+        cron_jobs=[cron(requeue_stalled, second={0, 15, 30, 45}, keep_result=0, run_at_startup=True)],
+        redis_settings=redis_settings(settings.redis_url),
+        queue_name=settings.queue_name,
+        max_jobs=settings.worker_max_jobs,
+        job_timeout=24 * 3600,
+        keep_result=0,
+        poll_delay=0.2,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        handle_signals=handle_signals,
+        burst=burst,
+    )

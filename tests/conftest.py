@@ -1,0 +1,135 @@
+"""Test fixtures: a real PostgreSQL and a real Redis (embedded unless CATALOG_IMPORT_TEST_DATABASE_URL and
+CATALOG_IMPORT_TEST_REDIS_URL point at running servers), a fresh database built by the migrations, the
+app over httpx's ASGI transport, and tables emptied after each test."""
+
+import asyncio
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import nullcontext
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from catalog_import.app import create_app
+from catalog_import.config import Settings
+from catalog_import.db import async_database_url, create_engine, create_session_factory
+from catalog_import.embedded import embedded_postgres, embedded_redis
+from catalog_import.migrations import upgrade
+from tests.factories import Api
+
+# Everything but the seeded currencies and the server's own keys.
+TABLES = [
+    "import_failures",
+    "import_record_dependencies",
+    "import_records",
+    "imports",
+    "integrations",
+    "product_media",
+    "product_categories",
+    "product_prices",
+    "products",
+    "media",
+    "categories",
+    "taxes",
+]
+
+
+@pytest.fixture(scope="session")
+def server_urls() -> Iterator[tuple[str, str]]:
+    """URLs of the PostgreSQL server and Redis the tests use."""
+    database = os.environ.get("CATALOG_IMPORT_TEST_DATABASE_URL")
+    redis = os.environ.get("CATALOG_IMPORT_TEST_REDIS_URL")
+    # Short paths: PostgreSQL's socket path must stay under 108 bytes.
+    with tempfile.TemporaryDirectory(prefix="ci-test-") as directory:
+        root = Path(directory)
+        with (
+            embedded_postgres(root / "pg") if database is None else nullcontext(database) as database_url,
+            embedded_redis(root / "redis") if redis is None else nullcontext(redis) as redis_url,
+        ):
+            yield database_url, redis_url
+
+
+@pytest.fixture(scope="session")
+def database_url(server_urls: tuple[str, str]) -> Iterator[str]:
+    """A database of its own for this test run, created and migrated, dropped at the end."""
+    server_url = server_urls[0]
+    name = f"catalog_import_test_{secrets.token_hex(4)}"
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+    async def admin(statement: str) -> None:
+        engine = create_async_engine(async_database_url(server_url), isolation_level="AUTOCOMMIT")
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+        await engine.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    upgrade(url)
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def redis_url(server_urls: tuple[str, str]) -> str:
+    return server_urls[1]
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key="test-signing-key-" + "x" * 32,
+        queue_name=f"catalog-import-test-{secrets.token_hex(4)}",
+        commit_batch_size=50,
+        stalled_after_seconds=5,
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    assert settings.database_url
+    engine = create_engine(settings.database_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture(autouse=True)
+async def clean_tables(engine: AsyncEngine) -> AsyncIterator[None]:
+    yield
+    async with engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+
+
+@pytest.fixture
+async def api(
+    app_client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession], settings: Settings
+) -> Api:
+    """A signed-in integration with helpers for the import API."""
+    return await Api.signed_in(app_client, session_factory, settings, name="main")
+
+
+@pytest.fixture
+async def other_api(
+    app_client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession], settings: Settings
+) -> Api:
+    """A second integration, to check that imports stay private."""
+    return await Api.signed_in(app_client, session_factory, settings, name="other")

@@ -1,0 +1,48 @@
+"""The design's Appendix A product, end to end through the HTTP API."""
+
+from tests.factories import Api
+
+
+async def test_appendix_a_product_is_imported(api: Api) -> None:
+    import_id = await api.start("product-import-20260712")
+    result = await api.push(
+        import_id,
+        {
+            "taxes": [{"name": "Reduced rate 2", "taxRate": 7}],
+            "categories": [
+                {"name": "Home"},
+                {"name": "Category 2", "parent": ["Home"]},
+                {"name": "Category 3", "parent": ["Home", "Category 2"]},
+            ],
+            "products": [
+                {
+                    "id": "018a6b222b5a734d956fb03dda765bf8",
+                    "name": "Cool Prod 1",
+                    "productNumber": "COOLPROD1",
+                    "tax": {"name": "Reduced rate 2"},
+                    "prices": [{"currency": "EUR", "gross": 15, "net": 10, "linked": False}],
+                    "stock": "100",
+                    "categories": [{"path": ["Home", "Category 2", "Category 3"]}],
+                    "media": [
+                        {
+                            "url": "https://images.example/pommes.jpg",
+                            "title": "pommes",
+                            "alt": "alt",
+                            "filename": "other-media.jpg",
+                        }
+                    ],
+                }
+            ],
+        },
+    )
+    assert result["containsErrors"] is False
+    status = await api.commit_and_run(import_id)
+    assert status["status"] == "done"
+    assert status["totals"] == {"product": 1, "media": 1, "category": 3, "tax": 1, "total": 6, "failures": 0}
+    product = await api.product("COOLPROD1")
+    assert product["id"] == "018a6b222b5a734d956fb03dda765bf8"
+    assert product["stock"] == 100
+    assert product["tax"]["name"] == "Reduced rate 2"
+    assert product["prices"] == [{"currency": "EUR", "gross": 15, "net": 10, "linked": False}]
+    assert product["categories"][0]["path"] == ["Home", "Category 2", "Category 3"]
+    assert product["media"][0]["title"] == "pommes"
