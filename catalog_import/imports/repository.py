@@ -144,7 +144,7 @@ class ImportRepository:
             .where(ImportFailure.import_id.in_(import_ids))
             .group_by(ImportFailure.import_id)
         )
-        failures: dict[uuid.UUID, int] = dict(failure_rows.all())  # type: ignore[arg-type]
+        failures: dict[uuid.UUID, int] = dict(failure_rows.all())
         totals: dict[uuid.UUID, dict[str, Any]] = {
             import_id: {"total": 0, "processed": 0, "written": {}, "level": None} for import_id in import_ids
         }
