@@ -108,6 +108,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        from catalog_import.auth.dependencies import authentication_error  # auth builds on this module
+
+        unauthorized = await authentication_error(request)
+        if unauthorized is not None:
+            return await on_api_error(request, unauthorized)
         route_name = getattr(request.scope.get("route"), "name", "")
         code = VALIDATION_ERROR_CODES.get(route_name, "INVALID_REQUEST")
         return JSONResponse(

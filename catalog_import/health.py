@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from catalog_import.errors import envelope
+from catalog_import.schemas import ErrorResponse
 
 router = APIRouter(tags=["health"])
 
@@ -17,7 +18,9 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", operation_id="ready", responses={503: {"description": "NOT_READY"}})
+@router.get(
+    "/ready", operation_id="ready", responses={503: {"model": ErrorResponse, "description": "NOT_READY"}}
+)
 async def ready(request: Request) -> JSONResponse:
     checks: dict[str, str] = {}
     try:

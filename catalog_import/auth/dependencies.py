@@ -4,6 +4,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from catalog_import.auth.tokens import TokenSigner
@@ -25,3 +26,23 @@ def current_integration_id(
 
 
 IntegrationId = Annotated[uuid.UUID, Depends(current_integration_id)]
+
+
+def needs_integration(dependant: Dependant) -> bool:
+    return any(
+        dependency.call is current_integration_id or needs_integration(dependency)
+        for dependency in dependant.dependencies
+    )
+
+
+async def authentication_error(request: Request) -> Unauthorized | None:
+    """The 401 a protected route owes this request, if any. A body that is not JSON is rejected before the
+    route's dependencies run; the error handler asks this first, so a missing token still answers 401."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if not isinstance(dependant, Dependant) or not needs_integration(dependant):
+        return None
+    try:
+        current_integration_id(request, await bearer_scheme(request))
+    except Unauthorized as exc:
+        return exc
+    return None

@@ -13,7 +13,11 @@ from catalog_import.schemas import ErrorResponse, Page
 router = APIRouter(prefix="/api/catalog", tags=["catalog"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse},
+    404: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
+}
 LISTED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 
 

@@ -7,7 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.catalog import schemas
 from catalog_import.catalog.repository import CatalogRepository
-from catalog_import.errors import NotFound
+from catalog_import.errors import NotFound, Unprocessable
+from catalog_import.ids import parse_id
 from catalog_import.models import Media, Product
 from catalog_import.pagination import decode_cursor, encode_cursor
 from catalog_import.schemas import Page
@@ -75,7 +76,12 @@ async def product_views(session: AsyncSession, products: Sequence[Product]) -> l
 
 def page_after(cursor: str | None) -> uuid.UUID | None:
     key = decode_cursor(cursor, 1)
-    return uuid.UUID(key[0]) if key else None
+    if key is None:
+        return None
+    try:
+        return parse_id(key[0])
+    except ValueError as exc:
+        raise Unprocessable("The cursor is not valid", code="INVALID_CURSOR") from exc
 
 
 async def get_product(session: AsyncSession, product_id: uuid.UUID) -> schemas.ProductView:
