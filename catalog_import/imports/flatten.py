@@ -112,7 +112,7 @@ class Flattener:
                         lk.currency.want(ids=[price.currency.id])
                 for media in record.media or ():
                     lk.media.want(ids=[media.id], keys=[media.url])
-            categories = record.categories if not isinstance(record, ProductRef) else None
+            categories = record.categories if isinstance(record, ProductRecord | ProductUnassign) else None
             for category in categories or ():
                 lk.category.want(ids=[category.id], keys=[path_key(category.path) if category.path else None])
             if isinstance(record, ProductUnassign):

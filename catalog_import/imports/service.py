@@ -122,11 +122,31 @@ async def cancel_import(session: AsyncSession, integration_id: uuid.UUID, import
 # -- pushes ---------------------------------------------------------------------------------------------
 
 
-def validation_problems(exc: ValidationError, path: str) -> list[Problem]:
+def body_location(loc: tuple[int | str, ...], data: Any, *, missing: bool) -> list[str]:
+    """The parts of a validation error's location that are keys or indexes of the body. Pydantic also
+    names the members of a union and validator functions in a location (``currency.constrained-str``);
+    those are not paths of the body and are left out."""
+    parts: list[str] = []
+    value = data
+    for position, part in enumerate(loc):
+        in_object = isinstance(value, dict) and isinstance(part, str) and part in value
+        in_list = isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
+        if in_object or in_list:
+            value = value[part]
+        elif not (missing and position == len(loc) - 1 and isinstance(value, dict)):
+            continue
+        parts.append(str(part))
+    return parts
+
+
+def validation_problems(exc: ValidationError, path: str, data: Any) -> list[Problem]:
+    """One ``INVALID_FIELD`` per validation error of ``data`` (the part of the body at ``path``)."""
     problems = []
     for err in exc.errors():
-        location = ".".join(str(part) for part in err["loc"] if not str(part).startswith("function-"))
-        problems.append(error("INVALID_FIELD", err["msg"], f"{path}.{location}" if location else path))
+        location = ".".join(body_location(err["loc"], data, missing=err["type"] == "missing"))
+        problem = error("INVALID_FIELD", err["msg"], f"{path}.{location}" if location else path)
+        if problem not in problems:
+            problems.append(problem)
     return problems
 
 
@@ -215,7 +235,7 @@ def _record_steps(flattener: Flattener, collections: list[tuple[str, Any]]) -> l
             try:
                 record = model.model_validate(raw)
             except ValidationError as exc:
-                problems = validation_problems(exc, path)
+                problems = validation_problems(exc, path, raw)
                 steps.append(partial(rejected, entity, path, problems))
                 continue
             flattener.want(entity, record)
@@ -243,7 +263,7 @@ def _delete_steps(flattener: Flattener, collections: list[tuple[str, Any]]) -> l
             except ValidationError as exc:
                 problems = [
                     error("INVALID_FIELD", p.message, p.path.replace(f"{path}.0", path, 1))
-                    for p in validation_problems(exc, path)
+                    for p in validation_problems(exc, path, [raw])
                 ]
                 steps.append(partial(rejected, entity, path, problems))
                 continue
@@ -260,7 +280,7 @@ def _unassign_steps(flattener: Flattener, collections: list[tuple[str, Any]]) ->
             try:
                 item = ProductUnassign.model_validate(raw)
             except ValidationError as exc:
-                problems = validation_problems(exc, path)
+                problems = validation_problems(exc, path, raw)
                 steps.append(partial(rejected, "product", path, problems))
                 continue
             flattener.want("product", item)
