@@ -35,12 +35,27 @@ WHERE r.root
 ON CONFLICT (record_id) DO NOTHING
 """
 
-# Nested creations of the failed roots that nothing else still needs: undone, counted as not written.
+# Nested creations the failed records needed and that nothing else still needs: undone, counted as not
+# written. A nested creation may also be needed by records other than its root (a tax created under one
+# product and named by another): it goes once the last of them has failed.
 ORPHANED_NESTED = """
 SELECT DISTINCT n.record_id, n.entity, n.entity_id
 FROM import_record_dependencies d
 JOIN import_records n ON n.record_id = d.depends_on
-WHERE d.record_id = ANY(:ids) AND d.nested AND n.state = 'written' AND NOT n.root
+WHERE d.record_id = ANY(:ids) AND n.state = 'written' AND NOT n.root
+  AND NOT EXISTS (
+      SELECT 1 FROM import_record_dependencies o JOIN import_records x ON x.record_id = o.record_id
+      WHERE o.depends_on = n.record_id AND x.state IN ('pending', 'written'))
+"""
+
+# Before anything is written: nested creations that only records already failed (at preparation) need are
+# not written at all.
+UNNEEDED_NESTED = """
+UPDATE import_records n SET state = 'skipped'
+WHERE n.import_id = :import_id AND n.state = 'pending' AND NOT n.root
+  AND EXISTS (
+      SELECT 1 FROM import_record_dependencies d JOIN import_records r ON r.record_id = d.record_id
+      WHERE d.depends_on = n.record_id AND r.state = 'failed')
   AND NOT EXISTS (
       SELECT 1 FROM import_record_dependencies o JOIN import_records x ON x.record_id = o.record_id
       WHERE o.depends_on = n.record_id AND x.state IN ('pending', 'written'))
@@ -145,6 +160,11 @@ async def undo_nested(session: AsyncSession, failed_ids: list[int]) -> None:
         bindparam("ids", type_=ARRAY(BigInteger))
     )
     await session.execute(skip, {"ids": [row[0] for row in orphans]})
+
+
+async def skip_unneeded_nested(session: AsyncSession, import_id: uuid.UUID) -> None:
+    """Skip the nested creations that only records failed before the writing started needed."""
+    await session.execute(text(UNNEEDED_NESTED), {"import_id": import_id})
 
 
 async def record_import_failure(session: AsyncSession, import_id: uuid.UUID, problem: Problem) -> None:

@@ -12,7 +12,7 @@ import structlog
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_import.committer.failures import record_failures
+from catalog_import.committer.failures import record_failures, skip_unneeded_nested
 from catalog_import.imports.flatten import ENTITY_LABELS, describe_key, not_found_code
 from catalog_import.models import Import, ImportRecord, Operation
 from catalog_import.problems import error
@@ -113,9 +113,14 @@ async def prepare_import(session: AsyncSession, import_id: uuid.UUID) -> bool:
             break
     else:
         await fail_cycles(session, import_id)
+    # Records failed already (a reference still unresolved, a cycle) need none of their nested creations.
+    await skip_unneeded_nested(session, import_id)
+    # Records of a cycle, raised without end and failed, add no level.
     levels = await session.scalar(
         select(func.max(ImportRecord.level) + 1).where(
-            ImportRecord.import_id == import_id, ImportRecord.operation == Operation.UPSERT
+            ImportRecord.import_id == import_id,
+            ImportRecord.operation == Operation.UPSERT,
+            ImportRecord.level < MAX_DEPTH,
         )
     )
     await session.execute(

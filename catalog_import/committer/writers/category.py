@@ -63,11 +63,29 @@ WHERE r.record_id = ANY(:ids) AND c.id = r.entity_id
 RETURNING c.id
 """
 
+# Moves of one batch that close a circle (two categories each moved below the other): a moved category
+# that finds itself among its own ancestors.
+CYCLES = """
+WITH RECURSIVE up(id, node) AS (
+    SELECT c.id, c.parent_id FROM categories c WHERE c.id = ANY(:moved)
+  UNION
+    SELECT up.id, p.parent_id FROM up JOIN categories p ON p.id = up.node
+)
+SELECT EXISTS (SELECT 1 FROM up WHERE up.node = up.id)
+"""
+
+# The paths are computed from the topmost changed categories down, so that a category renamed or moved
+# together with one of its ancestors gets its path once, from its ancestor's new path.
 REPATH = """
-WITH RECURSIVE tree(id, path) AS (
+WITH RECURSIVE changed(id) AS (
+    SELECT c.id FROM categories c WHERE c.id = ANY(:moved)
+  UNION
+    SELECT c.id FROM categories c JOIN changed ON c.parent_id = changed.id
+), tree(id, path) AS (
     SELECT c.id, coalesce(p.path, '{}') || c.name
     FROM categories c LEFT JOIN categories p ON p.id = c.parent_id
-    WHERE c.id = ANY(:moved)
+    WHERE c.id IN (SELECT id FROM changed)
+      AND (c.parent_id IS NULL OR c.parent_id NOT IN (SELECT id FROM changed))
   UNION ALL
     SELECT c.id, tree.path || c.name FROM categories c JOIN tree ON c.parent_id = tree.id
 )
@@ -86,13 +104,33 @@ ON CONFLICT DO NOTHING
 """
 
 
+class MovesFormCycle(Exception):
+    """Moves of one batch that are fine one by one put categories below themselves together."""
+
+
 async def write_categories(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
+    if len(records) == 1:
+        return await write_category_batch(session, records)
+    try:
+        async with session.begin_nested():
+            return await write_category_batch(session, records)
+    except MovesFormCycle:
+        # One by one, in push order: a move that would put a category below itself then fails alone.
+        problems: Problems = {}
+        for record in records:
+            problems.update(await write_category_batch(session, [record]))
+        return problems
+
+
+async def write_category_batch(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
     problems = problems_by_record(records, await rows(session, CHECKS, ids_of(records)))
     ids = ids_of(records, exclude=problems)
     await run(session, INSERT, ids)
     moved = [row[0] for row in await rows(session, UPDATE, ids)]
     if moved:
-        statement = text(REPATH).bindparams(bindparam("moved", type_=ARRAY(UUID(as_uuid=True))))
-        await session.execute(statement, {"moved": moved})
+        moved_param = bindparam("moved", type_=ARRAY(UUID(as_uuid=True)))
+        if await session.scalar(text(CYCLES).bindparams(moved_param), {"moved": moved}):
+            raise MovesFormCycle()
+        await session.execute(text(REPATH).bindparams(moved_param), {"moved": moved})
     await run(session, ASSIGN_PRODUCTS, ids)
     return problems
