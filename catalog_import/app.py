@@ -3,6 +3,7 @@ factory, the queue and (optionally) an in-process worker."""
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 
 import structlog
@@ -29,13 +30,13 @@ report per-record failures with RFC 5424 severities."""
 
 
 def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
-    """The API for ``settings``, whose database and Redis URLs must be set (see ``embedded``)."""
-    if not settings.database_url or not settings.redis_url:
-        raise ValueError("create_app needs settings with database_url and redis_url")
+    """The API for ``settings``. Serving it needs the database and Redis URLs set (``embedded`` starts
+    servers for those that are not); describing it (OpenAPI) does not."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        assert settings.database_url and settings.redis_url
+        if not settings.database_url or not settings.redis_url:
+            raise RuntimeError("the API needs settings with database_url and redis_url")
         engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         session_factory = create_session_factory(engine)
         queue = await ImportQueue.connect(
@@ -89,3 +90,9 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.include_router(import_endpoints.router)
     app.include_router(catalog_endpoints.router)
     return app
+
+
+def openapi_document() -> str:
+    """The OpenAPI document as committed under ``openapi/`` (stable key order, trailing newline)."""
+    document = create_app(Settings(database_url=None, redis_url=None)).openapi()
+    return json.dumps(document, indent=2, sort_keys=False, ensure_ascii=False) + "\n"

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Annotated
 
 import structlog
@@ -59,8 +60,13 @@ def worker() -> None:
 
         async def main() -> None:
             import_worker = create_worker(settings)
+            # arq's signal handlers cancel ``main_task``: SIGTERM and SIGINT stop the worker cleanly, and
+            # an interrupted job is taken up again by the next worker (its records were not settled).
+            import_worker.main_task = asyncio.ensure_future(import_worker.main())
             try:
-                await import_worker.main()
+                await import_worker.main_task
+            except asyncio.CancelledError:
+                logger.info("worker stopped")
             finally:
                 await import_worker.close()
 
@@ -112,6 +118,18 @@ def integration_create(
     table.add_row("webhook secret", webhook_secret)
     Console().print(table)
     Console(stderr=True).print("[yellow]The secrets are shown only now; store them safely.[/yellow]")
+
+
+@app.command()
+def openapi(
+    output: Annotated[Path, typer.Option(help="Where to write the document.")] = Path("openapi/openapi.json"),
+) -> None:
+    """Write the OpenAPI document of the API (the one served at /api/openapi.json)."""
+    from catalog_import.app import openapi_document
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(openapi_document())
+    typer.echo(f"wrote {output}")
 
 
 def main() -> None:

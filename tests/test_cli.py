@@ -1,0 +1,160 @@
+"""The `catalog-import` command: integrations, migrations, the OpenAPI document, and `serve` as a real
+process (API plus its in-process worker) over loopback HTTP."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from catalog_import.app import openapi_document
+from catalog_import.cli import app
+from catalog_import.config import Settings
+from catalog_import.embedded import free_port
+from tests.factories import product
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    assert settings.database_url and settings.redis_url
+    return {
+        "CATALOG_IMPORT_DATABASE_URL": settings.database_url,
+        "CATALOG_IMPORT_REDIS_URL": settings.redis_url,
+        "CATALOG_IMPORT_QUEUE_NAME": settings.queue_name,
+        "CATALOG_IMPORT_LOG_JSON": "true",
+    }
+
+
+class TestIntegrationCreate:
+    async def test_prints_credentials_that_get_a_token(
+        self, settings: Settings, app_client: httpx.AsyncClient
+    ) -> None:
+        result = await asyncio.to_thread(
+            CliRunner().invoke, app, ["integration", "create", "pim-sync", "--json"], env=cli_env(settings)
+        )
+
+        assert result.exit_code == 0, result.output
+        credentials = json.loads(result.stdout.strip().splitlines()[-1])
+        assert set(credentials) == {"clientId", "clientSecret", "webhookSecret"}
+        response = await app_client.post(
+            "/api/oauth/token",
+            json={
+                "grant_type": "client_credentials",
+                "client_id": credentials["clientId"],
+                "client_secret": credentials["clientSecret"],
+            },
+        )
+        assert response.status_code == 200
+        assert response.json()["token_type"] == "Bearer"
+
+    async def test_prints_a_table_without_json(self, settings: Settings) -> None:
+        result = await asyncio.to_thread(
+            CliRunner().invoke, app, ["integration", "create", "dam"], env=cli_env(settings)
+        )
+
+        assert result.exit_code == 0, result.output
+        assert "client secret" in result.stdout
+
+
+class TestMigrate:
+    async def test_an_up_to_date_database_stays_so(self, settings: Settings) -> None:
+        result = await asyncio.to_thread(CliRunner().invoke, app, ["migrate"], env=cli_env(settings))
+
+        assert result.exit_code == 0, result.output
+        assert "up to date" in result.stdout
+
+
+class TestOpenApi:
+    def test_committed_document_matches_the_app(self) -> None:
+        committed = (ROOT / "openapi" / "openapi.json").read_text()
+
+        assert committed == openapi_document(), "run `catalog-import openapi` to update openapi/openapi.json"
+
+    def test_command_writes_the_document(self, tmp_path: Path) -> None:
+        output = tmp_path / "api.json"
+
+        result = CliRunner().invoke(app, ["openapi", "--output", str(output)])
+
+        assert result.exit_code == 0, result.output
+        assert json.loads(output.read_text())["info"]["title"] == "Catalog Import API"
+
+
+@pytest.mark.workers
+class TestServe:
+    async def test_serves_the_api_and_imports_with_its_own_worker(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        port = free_port()
+        env = {
+            **os.environ,
+            **cli_env(settings),
+            "CATALOG_IMPORT_BOOTSTRAP_CLIENT_ID": "serve-test",
+            "CATALOG_IMPORT_BOOTSTRAP_CLIENT_SECRET": "serve-test-secret",
+        }
+        log = (tmp_path / "serve.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "catalog_import", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+                await wait_for_health(client, process, tmp_path / "serve.log")
+                status = await import_one_product(client)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+            log.close()
+
+        assert status["status"] == "done"
+        assert status["totals"]["product"] == 1
+        # uvicorn shuts down gracefully, then exits by the signal it was sent.
+        assert process.returncode in (0, -signal.SIGTERM), (tmp_path / "serve.log").read_text()
+        assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()
+
+
+async def wait_for_health(client: httpx.AsyncClient, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, log.read_text()
+        try:
+            if (await client.get("/ready")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, log.read_text()
+        await asyncio.sleep(0.2)
+
+
+async def import_one_product(client: httpx.AsyncClient) -> dict[str, Any]:
+    token = (
+        await client.post(
+            "/api/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "serve-test",
+                "client_secret": "serve-test-secret",
+            },
+        )
+    ).json()["access_token"]
+    client.headers["Authorization"] = f"Bearer {token}"
+    import_id = (await client.post("/api/import/catalog/start", json={"name": "served"})).json()["id"]
+    pushed = await client.post(f"/api/import/{import_id}/record", json={"products": [product("SERVED-1")]})
+    assert pushed.status_code == 200, pushed.text
+    assert (await client.post(f"/api/import/{import_id}/commit")).status_code == 204
+    deadline = time.monotonic() + 30
+    while True:
+        status: dict[str, Any] = (await client.get(f"/api/import/{import_id}/status")).json()
+        if status["status"] == "done" or time.monotonic() > deadline:
+            return status
+        await asyncio.sleep(0.2)
