@@ -1,24 +1,52 @@
-"""Opaque keyset cursors: the last item's sort key, encoded so that clients pass it back unchanged."""
+"""Opaque keyset cursors: the last item's sort key (an id or a sequence number), encoded so that clients
+pass it back unchanged. A cursor that was not made here is answered with 422 ``INVALID_CURSOR``."""
 
 import base64
+import uuid
 from typing import Any
 
 import orjson
 
 from catalog_import.errors import Unprocessable
+from catalog_import.ids import parse_id
 
 
-def encode_cursor(*key: Any) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
+class InvalidCursor(Unprocessable):
+    code = "INVALID_CURSOR"
+
+    def __init__(self) -> None:
+        super().__init__("The cursor is not valid")
 
 
-def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
-    if cursor is None:
-        return None
+def encode_cursor(key: str | int) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([key])).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> Any:
     try:
         key = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, orjson.JSONDecodeError) as exc:
-        raise Unprocessable("The cursor is not valid", code="INVALID_CURSOR") from exc
-    if not isinstance(key, list) or len(key) != arity:
-        raise Unprocessable("The cursor is not valid", code="INVALID_CURSOR")
+        raise InvalidCursor() from exc
+    if not isinstance(key, list) or len(key) != 1:
+        raise InvalidCursor()
+    return key[0]
+
+
+def id_after(cursor: str | None) -> uuid.UUID | None:
+    """The id a cursor continues after; None for the first page."""
+    if cursor is None:
+        return None
+    try:
+        return parse_id(_decode(cursor))
+    except ValueError as exc:
+        raise InvalidCursor() from exc
+
+
+def number_after(cursor: str | None) -> int | None:
+    """The sequence number a cursor continues after; None for the first page."""
+    if cursor is None:
+        return None
+    key = _decode(cursor)
+    if not isinstance(key, int) or isinstance(key, bool):
+        raise InvalidCursor()
     return key

@@ -7,10 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.catalog import schemas
 from catalog_import.catalog.repository import CatalogRepository
-from catalog_import.errors import NotFound, Unprocessable
-from catalog_import.ids import parse_id
+from catalog_import.errors import NotFound
 from catalog_import.models import Media, Product
-from catalog_import.pagination import decode_cursor, encode_cursor
+from catalog_import.pagination import encode_cursor, id_after
 from catalog_import.schemas import Page
 
 
@@ -74,16 +73,6 @@ async def product_views(session: AsyncSession, products: Sequence[Product]) -> l
     return views
 
 
-def page_after(cursor: str | None) -> uuid.UUID | None:
-    key = decode_cursor(cursor, 1)
-    if key is None:
-        return None
-    try:
-        return parse_id(key[0])
-    except ValueError as exc:
-        raise Unprocessable("The cursor is not valid", code="INVALID_CURSOR") from exc
-
-
 async def get_product(session: AsyncSession, product_id: uuid.UUID) -> schemas.ProductView:
     products = await CatalogRepository(session).products(ids=[product_id], limit=1)
     if not products:
@@ -95,7 +84,7 @@ async def list_products(
     session: AsyncSession, product_number: str | None, cursor: str | None, limit: int
 ) -> Page[schemas.ProductView]:
     products = await CatalogRepository(session).products(
-        product_number=product_number, after=page_after(cursor), limit=limit + 1
+        product_number=product_number, after=id_after(cursor), limit=limit + 1
     )
     page = list(products[:limit])
     return Page[schemas.ProductView](
@@ -124,7 +113,7 @@ async def get_category(session: AsyncSession, category_id: uuid.UUID) -> schemas
 async def list_categories(
     session: AsyncSession, path: list[str] | None, cursor: str | None, limit: int
 ) -> Page[schemas.CategoryView]:
-    found = await CatalogRepository(session).categories(path=path, after=page_after(cursor), limit=limit + 1)
+    found = await CatalogRepository(session).categories(path=path, after=id_after(cursor), limit=limit + 1)
     page = found[:limit]
     return Page[schemas.CategoryView](
         items=[category_view(item) for item in page],
@@ -142,7 +131,7 @@ async def get_media(session: AsyncSession, media_id: uuid.UUID) -> schemas.Media
 async def list_media(
     session: AsyncSession, url: str | None, cursor: str | None, limit: int
 ) -> Page[schemas.MediaView]:
-    found = await CatalogRepository(session).media(url=url, after=page_after(cursor), limit=limit + 1)
+    found = await CatalogRepository(session).media(url=url, after=id_after(cursor), limit=limit + 1)
     page = list(found[:limit])
     return Page[schemas.MediaView](
         items=[media_view(item) for item in page],
@@ -151,7 +140,7 @@ async def list_media(
 
 
 async def list_taxes(session: AsyncSession, cursor: str | None, limit: int) -> Page[schemas.TaxView]:
-    found = await CatalogRepository(session).taxes(after=page_after(cursor), limit=limit + 1)
+    found = await CatalogRepository(session).taxes(after=id_after(cursor), limit=limit + 1)
     page = list(found[:limit])
     return Page[schemas.TaxView](
         items=[schemas.TaxView(id=t.id, name=t.name, tax_rate=t.tax_rate) for t in page],

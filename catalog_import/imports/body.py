@@ -1,6 +1,7 @@
 """Reading a push body: the size limit, JSON parsing and the top-level shape, before any record is
 looked at (422 ``INVALID_RECORDS``, 413 ``PAYLOAD_TOO_LARGE``, 422 ``BATCH_TOO_LARGE``)."""
 
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -34,14 +35,15 @@ async def read_json_body(request: Request, max_bytes: int) -> Any:
         raise InvalidRecords(f"The body is not valid JSON: {exc}") from exc
 
 
-def collections_of(body: Any, allowed: dict[str, str]) -> list[tuple[str, Any]]:
-    """The (key, value) pairs of a push body in body order; every key must be one of ``allowed``."""
+def collections_of(body: Any, allowed: Collection[str]) -> list[tuple[str, Any]]:
+    """The (key, value) pairs of a push body in body order; every key must be one of ``allowed``
+    (``extensions`` among them where custom entities may appear)."""
     if not isinstance(body, dict):
         raise InvalidRecords("The body must be a JSON object keyed by entity collection")
-    unknown = [key for key in body if key not in allowed and key != "extensions"]
+    unknown = [key for key in body if key not in allowed]
     if unknown:
         raise InvalidRecords(
-            f"Unknown collection {unknown[0]!r}; expected some of: {', '.join([*allowed, 'extensions'])}",
+            f"Unknown collection {unknown[0]!r}; expected some of: {', '.join(allowed)}",
             details=[{"path": key, "message": "unknown collection"} for key in unknown],
         )
     collections: list[tuple[str, Any]] = []

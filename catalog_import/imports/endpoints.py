@@ -1,6 +1,7 @@
 """Import session endpoints (CONTRACT §2–§5): thin handlers that call one service function each."""
 
 import uuid
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Header, Path, Query, Request, Response
@@ -19,7 +20,8 @@ router = APIRouter(prefix="/api/import", tags=["import"])
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorResponse} for code in (401, *codes)}
+    """Documented errors: 401 and 422 (a malformed id or parameter) on every route, plus ``codes``."""
+    return {code: {"model": ErrorResponse} for code in sorted({401, 422, *codes})}
 
 
 def json_body(model: type[Any]) -> dict[str, Any]:
@@ -79,7 +81,7 @@ async def push_records(
     """Stage records (taxes, categories, media, products). Each root record is checked on its own: the
     valid ones are staged, the others are answered with their problems."""
     settings = request.app.state.settings
-    body = await read_json_body(request, settings.max_body_bytes)
+    body = partial(read_json_body, request, settings.max_body_bytes)
     return await service.push_records(session, integration_id, import_id, body, settings.max_records_per_push)
 
 
@@ -95,7 +97,7 @@ async def push_deletes(
 ) -> schemas.PushResult:
     """Queue deletions; they run at commit, after every upsert, dependents first."""
     settings = request.app.state.settings
-    body = await read_json_body(request, settings.max_body_bytes)
+    body = partial(read_json_body, request, settings.max_body_bytes)
     return await service.push_deletes(session, integration_id, import_id, body, settings.max_records_per_push)
 
 
@@ -111,7 +113,7 @@ async def push_unassigns(
 ) -> schemas.PushResult:
     """Queue removals of product links (media, categories); they run at commit."""
     settings = request.app.state.settings
-    body = await read_json_body(request, settings.max_body_bytes)
+    body = partial(read_json_body, request, settings.max_body_bytes)
     return await service.push_unassigns(
         session, integration_id, import_id, body, settings.max_records_per_push
     )

@@ -313,17 +313,19 @@ class Flattener:
             parent_pending = parent is None
 
         existing = lookup.by_id(record.id) if record.id is not None else None
+        # "parent": null moves a category to the root; no parent at all leaves it where it is.
+        to_root = "parent" in record.model_fields_set and record.parent is None
+        existing_path = path_of(existing.key) if existing is not None and existing.key is not None else None
         own_path: list[str] | None = None
         if record.name is not None:
             if parent_path is not None:
                 own_path = [*parent_path, record.name]
             elif record.parent is None:
-                if existing is not None and existing.key is not None:
-                    own_path = [*path_of(existing.key)[:-1], record.name]
-                else:
-                    own_path = [record.name]
-        elif existing is not None and existing.key is not None and record.parent is None:
-            own_path = path_of(existing.key)
+                own_path = (
+                    [*existing_path[:-1], record.name] if existing_path and not to_root else [record.name]
+                )
+        elif existing_path is not None and record.parent is None:
+            own_path = existing_path[-1:] if to_root else existing_path
         if record.id is not None and parent is not None and parent.id == record.id:
             outcome.problems.append(
                 error("INVALID_FIELD", "A category cannot be its own parent", f"{path}.parent")
@@ -368,7 +370,7 @@ class Flattener:
                     many=False,
                 )
                 payload["parentId"] = resolved.hex if resolved else None
-        elif identity.action is RecordAction.CREATE:
+        elif identity.action is RecordAction.CREATE or to_root:
             payload["parentId"] = None
         if record.products is not None:
             product_ids: list[str] = []

@@ -14,7 +14,8 @@ SeverityName = Literal["emergency", "alert", "critical", "error", "warning", "no
 class ImportConfig(ApiModel):
     """The body of ``POST /api/import/catalog/start``."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Only the camelCase names of the contract are accepted; anything else is an unknown field.
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
 
     name: Annotated[str, Field(min_length=1, max_length=255, examples=["product-import-20260712"])]
     error_webhook_url: Annotated[HttpUrl, Field(max_length=2048)] | None = None

@@ -2,7 +2,7 @@
 status. Services never commit; the request boundary does."""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_import.errors import ImportAlreadyCommitted, ImportCancelled, ImportNotFound
 from catalog_import.ids import Id, new_id
 from catalog_import.imports import schemas
-from catalog_import.imports.body import InvalidRecords, collections_of, count_root_records
+from catalog_import.imports.body import collections_of, count_root_records
 from catalog_import.imports.flatten import DELETE_COLLECTIONS, Flattener, RecordOutcome, StagedRecord
 from catalog_import.imports.records import (
     CategoryKey,
@@ -28,12 +28,15 @@ from catalog_import.imports.records import (
 )
 from catalog_import.imports.repository import ImportRepository, RecordCounts
 from catalog_import.models import Import, ImportFailure, ImportStatus
-from catalog_import.pagination import decode_cursor, encode_cursor
+from catalog_import.pagination import encode_cursor, id_after, number_after
 from catalog_import.problems import Problem, Severity, error
 from catalog_import.resolvers.lookups import Lookups
 from catalog_import.schemas import Page
 
 STATUS_FAILURE_LIMIT = 100
+
+BodyReader = Callable[[], Awaitable[Any]]
+"""Reads the request body; called once the import is known to accept records."""
 
 Step = Callable[[], RecordOutcome]
 """Stages one root record of a push (or reports why it cannot be staged)."""
@@ -154,15 +157,15 @@ async def _push(
     session: AsyncSession,
     integration_id: uuid.UUID,
     import_id: uuid.UUID,
-    body: Any,
+    read_body: BodyReader,
     max_records: int,
     plan: Callable[[Flattener, list[tuple[str, Any]]], list[Step]],
-    allowed: dict[str, str],
+    allowed: Collection[str],
 ) -> schemas.PushResult:
     """The steps every push shares: check the import, read the body, stage what is valid."""
     import_ = await get_import(session, integration_id, import_id)
     ensure_open(import_)
-    collections = collections_of(body, allowed)
+    collections = collections_of(await read_body(), allowed)
     count_root_records(collections, max_records)
 
     # Pushes to one import are serialised: create-or-update decisions and batch ordinals stay consistent.
@@ -289,27 +292,36 @@ def _unassign_steps(flattener: Flattener, collections: list[tuple[str, Any]]) ->
 
 
 async def push_records(
-    session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID, body: Any, max_records: int
+    session: AsyncSession,
+    integration_id: uuid.UUID,
+    import_id: uuid.UUID,
+    read_body: BodyReader,
+    max_records: int,
 ) -> schemas.PushResult:
-    allowed = {collection: entity for collection, (entity, _model) in RECORD_COLLECTIONS.items()}
-    return await _push(session, integration_id, import_id, body, max_records, _record_steps, allowed)
+    allowed = [*RECORD_COLLECTIONS, "extensions"]
+    return await _push(session, integration_id, import_id, read_body, max_records, _record_steps, allowed)
 
 
 async def push_deletes(
-    session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID, body: Any, max_records: int
+    session: AsyncSession,
+    integration_id: uuid.UUID,
+    import_id: uuid.UUID,
+    read_body: BodyReader,
+    max_records: int,
 ) -> schemas.PushResult:
-    return await _push(
-        session, integration_id, import_id, body, max_records, _delete_steps, DELETE_COLLECTIONS
-    )
+    allowed = [*DELETE_COLLECTIONS, "extensions"]
+    return await _push(session, integration_id, import_id, read_body, max_records, _delete_steps, allowed)
 
 
 async def push_unassigns(
-    session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID, body: Any, max_records: int
+    session: AsyncSession,
+    integration_id: uuid.UUID,
+    import_id: uuid.UUID,
+    read_body: BodyReader,
+    max_records: int,
 ) -> schemas.PushResult:
-    if isinstance(body, dict) and "extensions" in body:
-        raise InvalidRecords("Unassign takes products only")
     return await _push(
-        session, integration_id, import_id, body, max_records, _unassign_steps, {"products": "product"}
+        session, integration_id, import_id, read_body, max_records, _unassign_steps, ["products"]
     )
 
 
@@ -391,8 +403,7 @@ async def list_imports(
     cursor: str | None,
     limit: int,
 ) -> Page[schemas.ImportSummary]:
-    key = decode_cursor(cursor, 1)
-    after = uuid.UUID(key[0]) if key else None
+    after = id_after(cursor)
     repository = ImportRepository(session)
     imports = await repository.page(integration_id, status.value if status else None, after, limit + 1)
     page = list(imports[:limit])
@@ -412,9 +423,8 @@ async def list_failures(
     min_severity: Severity,
 ) -> Page[schemas.Failure]:
     await get_import(session, integration_id, import_id)
-    key = decode_cursor(cursor, 1)
     failures = await ImportRepository(session).failures(
-        import_id, after=int(key[0]) if key else None, limit=limit + 1, max_severity_code=int(min_severity)
+        import_id, after=number_after(cursor), limit=limit + 1, max_severity_code=int(min_severity)
     )
     page = list(failures[:limit])
     return Page[schemas.Failure](

@@ -753,3 +753,52 @@ class TestFailures:
         response = await api.get(f"/api/import/{uuid.uuid4().hex}/failures")
 
         assert_error(response, 404, "IMPORT_NOT_FOUND")
+
+
+class TestRequestChecksInOrder:
+    async def test_snake_case_config_fields_are_unknown(self, api: Api) -> None:
+        response = await api.post("/api/import/catalog/start", json={"name": "x", "defer_references": True})
+
+        assert response.status_code == 422
+        assert response.json()["code"] == "INVALID_IMPORT"
+
+    async def test_another_integrations_import_is_not_found_whatever_the_body(
+        self, api: Api, other_api: Api
+    ) -> None:
+        import_id = await api.start()
+
+        response = await other_api.client.post(
+            f"/api/import/{import_id}/record", content=b"not json", headers=other_api.headers
+        )
+
+        assert response.status_code == 404
+        assert response.json()["code"] == "IMPORT_NOT_FOUND"
+
+    async def test_a_committed_import_refuses_even_a_malformed_body(self, api: Api) -> None:
+        import_id = await api.start()
+        await api.commit(import_id)
+
+        response = await api.client.post(f"/api/import/{import_id}/record", content=b"{", headers=api.headers)
+
+        assert response.status_code == 409
+        assert response.json()["code"] == "IMPORT_ALREADY_COMMITTED"
+
+
+class TestCursors:
+    @pytest.mark.parametrize("cursor", ["WyJ6enoiXQ", "W251bGxd", "WzVd", "not-a-cursor", "W10"])
+    async def test_an_import_list_cursor_not_made_by_the_server_is_refused(
+        self, api: Api, cursor: str
+    ) -> None:
+        response = await api.get("/api/import", params={"cursor": cursor})
+
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "INVALID_CURSOR"
+
+    @pytest.mark.parametrize("cursor", ["WyJ6enoiXQ", "W251bGxd", "WyJhIl0", "not-a-cursor", "W10"])
+    async def test_a_failures_cursor_not_made_by_the_server_is_refused(self, api: Api, cursor: str) -> None:
+        import_id = await api.start()
+
+        response = await api.get(f"/api/import/{import_id}/failures", params={"cursor": cursor})
+
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "INVALID_CURSOR"
