@@ -426,8 +426,16 @@ class TestNestedFailed:
                 ]
             },
         )
-        # Another import creates a tax of that name first: the nested creation meets it at commit.
-        await api.import_records({"taxes": [{"name": "Raced", "taxRate": 5}]})
+        # Another import takes both the nested tax's id (under another name) and its name first: the
+        # nested creation can neither be created nor adopt the tax of that name.
+        await api.import_records(
+            {
+                "taxes": [
+                    {"id": "018a6b222b5a734d956fb03dda765bf8", "name": "Other", "taxRate": 1},
+                    {"name": "Raced", "taxRate": 5},
+                ]
+            }
+        )
 
         status = await api.commit_and_run(import_id)
 

@@ -451,3 +451,72 @@ class TestUnassign:
 
         assert status["failures"] == []
         assert await api.product("LINKED") == before
+
+
+class TestAdoptingWhatAnotherImportCreated:
+    """Two imports push the same new tax, media URL or category path; the one committed second adopts
+    the entity the first created instead of failing on its natural key."""
+
+    async def two_imports(self, api: Api, first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+        first_id, second_id = await api.start("first"), await api.start("second")
+        assert not (await api.push(first_id, first))["containsErrors"]
+        assert not (await api.push(second_id, second))["containsErrors"]
+        assert (await api.commit_and_run(first_id))["totals"]["failures"] == 0
+        return await api.commit_and_run(second_id)
+
+    async def test_a_nested_tax_is_shared(self, api: Api) -> None:
+        status = await self.two_imports(
+            api, {"products": [product("ADOPT-1")]}, {"products": [product("ADOPT-2")]}
+        )
+
+        assert status["failures"] == []
+        first, second = await api.product("ADOPT-1"), await api.product("ADOPT-2")
+        assert first["tax"] == second["tax"]
+        assert await tax_names(api) == ["Standard rate"]
+
+    async def test_media_from_the_same_url_are_one_media(self, api: Api) -> None:
+        picture = {"url": "https://images.example/shared.jpg", "title": "first title"}
+        status = await self.two_imports(
+            api,
+            {"products": [product("ADOPT-M1", media=[picture])]},
+            {"products": [product("ADOPT-M2", media=[{**picture, "title": "second title"}])]},
+        )
+
+        assert status["failures"] == []
+        first, second = await api.product("ADOPT-M1"), await api.product("ADOPT-M2")
+        assert first["media"][0]["id"] == second["media"][0]["id"]
+        # A nested media never updates the one it names.
+        assert second["media"][0]["title"] == "first title"
+
+    async def test_a_category_path_is_shared(self, api: Api) -> None:
+        tree = {"categories": [{"name": "Adopted"}, {"name": "Leaf", "parent": ["Adopted"]}]}
+        status = await self.two_imports(
+            api,
+            {**tree, "products": [product("ADOPT-C1", categories=[{"path": ["Adopted", "Leaf"]}])]},
+            {**tree, "products": [product("ADOPT-C2", categories=[{"path": ["Adopted", "Leaf"]}])]},
+        )
+
+        assert status["failures"] == []
+        first, second = await api.product("ADOPT-C1"), await api.product("ADOPT-C2")
+        assert first["categories"] == second["categories"]
+        assert [c["path"] for c in await categories_at(api, "Adopted", "Leaf")] == [["Adopted", "Leaf"]]
+
+
+class TestMovingToTheRoot:
+    async def test_parent_null_moves_a_category_and_its_subtree_to_the_root(self, api: Api) -> None:
+        await api.import_records(
+            {
+                "categories": [
+                    {"name": "Shop"},
+                    {"name": "Garden", "parent": ["Shop"]},
+                    {"name": "Tools", "parent": ["Shop", "Garden"]},
+                ]
+            }
+        )
+        garden = (await categories_at(api, "Shop", "Garden"))[0]
+
+        status = await api.import_records({"categories": [{"id": garden["id"], "parent": None}]})
+
+        assert status["failures"] == []
+        assert (await categories_at(api, "Garden", "Tools"))[0]["parentId"] == garden["id"]
+        assert (await get_ok(api, f"/api/catalog/categories/{garden['id']}"))["parentId"] is None

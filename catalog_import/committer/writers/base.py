@@ -87,3 +87,39 @@ def ids_of(
         for record in records
         if record.record_id not in skipped and (action is None or record.action == action)
     ]
+
+
+# A create whose natural key was taken in the meantime (another import created the same tax, media URL or
+# category path after this one was pushed) adopts the existing entity instead of failing.
+FIND_TAKEN_KEYS = """
+SELECT DISTINCT ON (r.record_id) r.record_id, r.entity_id, e.id
+FROM import_records r JOIN {table} e ON {same_key}
+WHERE r.record_id = ANY(:ids) AND r.action = 'create' AND e.id <> r.entity_id
+  AND NOT EXISTS (SELECT 1 FROM {table} x WHERE x.id = r.entity_id)
+"""
+
+ADOPT = """
+UPDATE import_records
+SET entity_id = :existing_id, action = 'update', payload = CASE WHEN root THEN payload ELSE '{}'::jsonb END
+WHERE record_id = :record_id
+"""
+
+# Staged payloads write ids as 32 hex digits, so replacing the text of the id is exact.
+REPOINT_DEPENDENTS = """
+UPDATE import_records d SET payload = replace(d.payload::text, :staged_hex, :existing_hex)::jsonb
+FROM import_record_dependencies dep
+WHERE dep.depends_on = :record_id AND d.record_id = dep.record_id
+"""
+
+
+async def adopt_existing(session: AsyncSession, ids: Sequence[int], table: str, same_key: str) -> None:
+    """Make creates whose natural key now belongs to an entity of ``table`` updates of that entity (a nested
+    creation then changes nothing, as nested records never update), and point the records that depend on
+    them at the existing id. ``same_key`` joins ``r`` (the staged record) to ``e`` (the entity)."""
+    taken = await rows(session, FIND_TAKEN_KEYS.format(table=table, same_key=same_key), ids)
+    for record_id, staged_id, existing_id in taken:
+        await session.execute(text(ADOPT), {"record_id": record_id, "existing_id": existing_id})
+        await session.execute(
+            text(REPOINT_DEPENDENTS),
+            {"record_id": record_id, "staged_hex": staged_id.hex, "existing_hex": existing_id.hex},
+        )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_import.committer.writers.base import (
     ClaimedRecord,
     Problems,
+    adopt_existing,
     ids_of,
     problems_by_record,
     rows,
@@ -108,6 +109,11 @@ class MovesFormCycle(Exception):
     """Moves of one batch that are fine one by one put categories below themselves together."""
 
 
+SAME_PATH = """
+e.name = r.payload->>'name' AND e.parent_id IS NOT DISTINCT FROM (r.payload->>'parentId')::uuid
+"""
+
+
 async def write_categories(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
     if len(records) == 1:
         return await write_category_batch(session, records)
@@ -123,6 +129,7 @@ async def write_categories(session: AsyncSession, records: Sequence[ClaimedRecor
 
 
 async def write_category_batch(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
+    await adopt_existing(session, ids_of(records), "categories", SAME_PATH)
     problems = problems_by_record(records, await rows(session, CHECKS, ids_of(records)))
     ids = ids_of(records, exclude=problems)
     await run(session, INSERT, ids)

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_import.committer.writers.base import (
     ClaimedRecord,
     Problems,
+    adopt_existing,
     ids_of,
     problems_by_record,
     rows,
@@ -46,6 +47,7 @@ WHERE r.record_id = ANY(:ids) AND r.action = 'create'
 
 
 async def write_media(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
+    await adopt_existing(session, ids_of(records), "media", "e.source_url = r.payload->>'url'")
     problems = problems_by_record(records, await rows(session, MISSING, ids_of(records)))
     ids = ids_of(records, exclude=problems)
     await run(session, UPDATE, ids)
