@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from catalog_import import __version__
 from catalog_import.auth import endpoints as auth_endpoints
+from catalog_import.auth.dependencies import authentication_error
 from catalog_import.auth.service import ensure_bootstrap_integration, token_signing_key
 from catalog_import.auth.tokens import TokenSigner
 from catalog_import.catalog import endpoints as catalog_endpoints
@@ -84,7 +85,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, authentication_error=authentication_error)
     app.include_router(health_router)
     app.include_router(auth_endpoints.router)
     app.include_router(import_endpoints.router)

@@ -1,6 +1,7 @@
 """API errors: one base class carrying a stable code and an HTTP status, and the handlers that answer
 every error in the contract's envelope ``{"code", "message", "details"?}``."""
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -98,7 +99,13 @@ def validation_details(errors: Any) -> list[dict[str, Any]]:
     return details
 
 
-def install_error_handlers(app: FastAPI) -> None:
+AuthenticationCheck = Callable[[Request], Awaitable[ApiError | None]]
+
+
+def install_error_handlers(app: FastAPI, *, authentication_error: AuthenticationCheck | None = None) -> None:
+    """Answer every error with the envelope. ``authentication_error`` tells the 401 a request owes before its
+    body is judged (FastAPI rejects a body that is not JSON before the route's dependencies run)."""
+
     async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
@@ -108,9 +115,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        from catalog_import.auth.dependencies import authentication_error  # auth builds on this module
-
-        unauthorized = await authentication_error(request)
+        unauthorized = await authentication_error(request) if authentication_error else None
         if unauthorized is not None:
             return await on_api_error(request, unauthorized)
         route_name = getattr(request.scope.get("route"), "name", "")

@@ -13,10 +13,9 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.committer.failures import record_failures, skip_unneeded_nested
-from catalog_import.imports.flatten import ENTITY_LABELS, describe_key, not_found_code
 from catalog_import.models import Import, ImportRecord, Operation
 from catalog_import.problems import error
-from catalog_import.resolvers.base import Reference
+from catalog_import.resolvers.base import Reference, not_found
 from catalog_import.resolvers.lookups import Lookups
 
 logger = structlog.get_logger(__name__)
@@ -164,14 +163,7 @@ async def resolve_pending_references(session: AsyncSession, import_id: uuid.UUID
                     continue
                 known = lookups.of(ref.entity).find(ref.id, ref.key if ref.id is None else None)
                 if known is None:
-                    what = f"ID {ref.id.hex}" if ref.id else describe_key(ref.entity, ref.key or "")
-                    problems.append(
-                        error(
-                            not_found_code(ref.entity),
-                            f"{ENTITY_LABELS[ref.entity]} {what} not found",
-                            ref.path,
-                        )
-                    )
+                    problems.append(not_found(ref.entity, ref.path, ref.id, ref.key))
                     continue
                 assert ref.field is not None
                 if ref.many:

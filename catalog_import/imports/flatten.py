@@ -22,11 +22,9 @@ from catalog_import.imports.records import (
 )
 from catalog_import.models import Operation, RecordAction
 from catalog_import.problems import Problem, error, warning
-from catalog_import.resolvers.base import Known, Lookup, Reference
+from catalog_import.resolvers.base import ENTITY_LABELS, Known, Lookup, Reference, describe, not_found
 from catalog_import.resolvers.category import display_path, path_key, path_of
 from catalog_import.resolvers.lookups import Lookups
-
-ENTITY_LABELS = {"tax": "Tax", "category": "Category", "media": "Media", "product": "Product"}
 
 
 @dataclass(slots=True)
@@ -63,14 +61,6 @@ class Identity:
     id: uuid.UUID
     action: RecordAction
     existing: Known | None
-
-
-def not_found_code(entity: str) -> str:
-    return f"{entity.upper()}_NOT_FOUND"
-
-
-def describe_key(entity: str, key: str) -> str:
-    return display_path(path_of(key)) if entity == "category" else key
 
 
 class Flattener:
@@ -146,7 +136,7 @@ class Flattener:
                 outcome.problems.append(
                     error(
                         duplicate_code,
-                        f"{ENTITY_LABELS[entity]} {describe_key(entity, key or '')} already exists "
+                        f"{ENTITY_LABELS[entity]} {describe(entity, None, key)} already exists "
                         f"with ID {by_key.id.hex}",
                         f"{path}.{key_field}",
                     )
@@ -168,7 +158,7 @@ class Flattener:
             if missing:
                 if existing is None and given_id is not None:
                     outcome.problems.append(
-                        error(not_found_code(entity), f"ID {given_id.hex} not found", path)
+                        error(f"{entity.upper()}_NOT_FOUND", f"ID {given_id.hex} not found", path)
                     )
                 else:
                     for name in missing:
@@ -199,9 +189,9 @@ class Flattener:
             if known.creating:
                 record.refs.append(Reference(entity, path, id=known.id))
             return known.id
-        what = f"ID {ref_id.hex}" if ref_id is not None else describe_key(entity, key or "")
         if self.defer_references and lookup.stageable:
             record.refs.append(Reference(entity, path, id=ref_id, key=key, field=field_name, many=many))
+            what = describe(entity, ref_id, key)
             outcome.problems.append(
                 warning(
                     "REFERENCE_PENDING",
@@ -210,9 +200,7 @@ class Flattener:
                 )
             )
             return None
-        outcome.problems.append(
-            error(not_found_code(entity), f"{ENTITY_LABELS[entity]} {what} not found", path)
-        )
+        outcome.problems.append(not_found(entity, path, ref_id, key))
         return None
 
     def _stage(self, outcome: RecordOutcome, lookup: Lookup, record: StagedRecord) -> None:
@@ -586,10 +574,7 @@ class Flattener:
         entity_id, key = delete_identity(entity, item)
         known = lookup.find(entity_id, key)
         if known is None:
-            what = f"ID {entity_id.hex}" if entity_id else describe_key(entity, key or "")
-            outcome.problems.append(
-                error(not_found_code(entity), f"{ENTITY_LABELS[entity]} {what} not found", path)
-            )
+            outcome.problems.append(not_found(entity, path, entity_id, key))
             return outcome
         outcome.id, outcome.action = known.id, RecordAction.DELETE
         outcome.staged.append(

@@ -222,15 +222,31 @@ def rejected(entity: str, path: str, problems: list[Problem]) -> RecordOutcome:
     return RecordOutcome(entity, path, problems=problems)
 
 
+def _custom_entity_steps(extensions: dict[str, list[Any]]) -> list[Step]:
+    """Custom entities cannot be declared by this server version: every record of one is unknown."""
+    return [
+        partial(
+            rejected,
+            name,
+            f"extensions.{name}.{index}",
+            [
+                error(
+                    "CUSTOM_ENTITY_UNKNOWN",
+                    f"Custom entity {name!r} is not declared",
+                    f"extensions.{name}.{index}",
+                )
+            ],
+        )
+        for name, records in extensions.items()
+        for index in range(len(records))
+    ]
+
+
 def _record_steps(flattener: Flattener, collections: list[tuple[str, Any]]) -> list[Step]:
     steps: list[Step] = []
     for collection, items in collections:
         if collection == "extensions":
-            for name, records in items.items():
-                for index, _record in enumerate(records):
-                    path = f"extensions.{name}.{index}"
-                    problem = error("CUSTOM_ENTITY_UNKNOWN", f"Custom entity {name!r} is not declared", path)
-                    steps.append(partial(rejected, name, path, [problem]))
+            steps.extend(_custom_entity_steps(items))
             continue
         entity, model = RECORD_COLLECTIONS[collection]
         for index, raw in enumerate(items):
@@ -251,11 +267,7 @@ def _delete_steps(flattener: Flattener, collections: list[tuple[str, Any]]) -> l
     steps: list[Step] = []
     for collection, items in collections:
         if collection == "extensions":
-            for name, records in items.items():
-                for index, _record in enumerate(records):
-                    path = f"extensions.{name}.{index}"
-                    problem = error("CUSTOM_ENTITY_UNKNOWN", f"Custom entity {name!r} is not declared", path)
-                    steps.append(partial(rejected, name, path, [problem]))
+            steps.extend(_custom_entity_steps(items))
             continue
         entity = DELETE_COLLECTIONS[collection]
         adapter = DELETE_ITEM_ADAPTERS[collection]

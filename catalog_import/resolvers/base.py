@@ -11,7 +11,11 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.models import ImportRecord, Operation, RecordAction
+from catalog_import.models.catalog import CATEGORY_PATH_SEPARATOR
+from catalog_import.problems import Problem, error
 from catalog_import.sql import any_text, any_uuid
+
+ENTITY_LABELS = {"tax": "Tax", "category": "Category", "media": "Media", "product": "Product"}
 
 KeyQuery = Select[*tuple[Any, ...]]
 """A catalog query answering rows of (id, natural key)."""
@@ -70,6 +74,23 @@ class Reference:
             field=data.get("field"),
             many=data.get("many", False),
         )
+
+
+def describe(entity: str, entity_id: uuid.UUID | None, key: str | None) -> str:
+    """How a message names what a reference points to: ``ID …``, or its natural key (a category's path
+    written with slashes)."""
+    if entity_id is not None:
+        return f"ID {entity_id.hex}"
+    return (key or "").replace(CATEGORY_PATH_SEPARATOR, "/")
+
+
+def not_found(entity: str, path: str, entity_id: uuid.UUID | None = None, key: str | None = None) -> Problem:
+    """``<ENTITY>_NOT_FOUND`` for a reference that names nothing in the catalog or the import."""
+    return error(
+        f"{entity.upper()}_NOT_FOUND",
+        f"{ENTITY_LABELS[entity]} {describe(entity, entity_id, key)} not found",
+        path,
+    )
 
 
 class Lookup:
