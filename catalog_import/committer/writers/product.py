@@ -89,13 +89,17 @@ ON CONFLICT DO NOTHING
 # Categories of the same import that list these products and were written before them (a category and
 # a product that name each other are ordered product-after-category; the category's side is added here).
 LISTED_BY_CATEGORIES = """
+WITH batch AS (
+    SELECT import_id, replace(entity_id::text, '-', '') AS product_hex, entity_id
+    FROM import_records WHERE record_id = ANY(:ids)
+)
 INSERT INTO product_categories (product_id, category_id)
-SELECT r.entity_id, c.entity_id
-FROM import_records r
-JOIN import_records c
-  ON c.import_id = r.import_id AND c.entity = 'category' AND c.operation = 'upsert' AND c.state = 'written'
- AND c.payload->'productIds' ? replace(r.entity_id::text, '-', '')
-WHERE r.record_id = ANY(:ids)
+SELECT batch.entity_id, c.entity_id
+FROM import_records c
+CROSS JOIN LATERAL jsonb_array_elements_text(c.payload->'productIds') AS listed(product_hex)
+JOIN batch ON batch.product_hex = listed.product_hex
+WHERE c.import_id = (SELECT import_id FROM batch LIMIT 1) AND c.entity = 'category'
+  AND c.operation = 'upsert' AND c.state = 'written' AND c.payload ? 'productIds'
 ON CONFLICT DO NOTHING
 """
 
