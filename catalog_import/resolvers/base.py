@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.models import ImportRecord, Operation, RecordAction
@@ -128,11 +128,16 @@ class Lookup:
             self._remember(Known(entity_id, key))
         if not self.stageable:
             return
-        staged = select(ImportRecord.entity_id, ImportRecord.natural_key, ImportRecord.action).where(
+        of_this_kind = select(ImportRecord.entity_id, ImportRecord.natural_key, ImportRecord.action).where(
             ImportRecord.import_id == self.import_id,
             ImportRecord.operation == Operation.UPSERT,
             ImportRecord.entity == self.entity,
-            or_(ImportRecord.natural_key == any_text(keys), ImportRecord.entity_id == any_uuid(ids)),
+        )
+        # Two arms rather than one OR, so that each is an index condition (an OR is a filter that compares
+        # every staged record of the import with every key).
+        staged = union_all(
+            of_this_kind.where(ImportRecord.natural_key == any_text(keys)),
+            of_this_kind.where(ImportRecord.entity_id == any_uuid(ids)),
         )
         for entity_id, key, action in await self.session.execute(staged):
             self.stage(Known(entity_id, key, creating=action == RecordAction.CREATE, staged=True))
