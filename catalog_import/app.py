@@ -20,6 +20,8 @@ from catalog_import.db import create_engine, create_session_factory
 from catalog_import.errors import install_error_handlers
 from catalog_import.health import router as health_router
 from catalog_import.imports import endpoints as import_endpoints
+from catalog_import.media import endpoints as media_endpoints
+from catalog_import.media.services import media_storage
 from catalog_import.queue import ImportQueue
 
 logger = structlog.get_logger(__name__)
@@ -58,6 +60,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         app.state.session_factory = session_factory
         app.state.queue = queue
         app.state.token_signer = TokenSigner(key, settings.token_ttl_seconds)
+        app.state.media_storage = media_storage(settings)
         worker_task = None
         worker = None
         if run_worker:
@@ -90,6 +93,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.include_router(auth_endpoints.router)
     app.include_router(import_endpoints.router)
     app.include_router(catalog_endpoints.router)
+    app.include_router(media_endpoints.router)
     return app
 
 

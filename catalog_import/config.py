@@ -1,9 +1,10 @@
 """Server settings, read from the environment (prefix ``CATALOG_IMPORT_``), built once and passed in."""
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -43,7 +44,33 @@ class Settings(BaseSettings):
 
     db_pool_size: int = Field(default=10, ge=1)
 
-    media_url_upload_enabled: bool = True
+    media_url_upload_enabled: bool = Field(
+        default=True, description="Download media from their URLs; off: media are skipped with a warning."
+    )
+    media_dir: Path | None = Field(
+        default=None, description="Where media files are kept; unset: data_dir/media."
+    )
+    media_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts media may be fetched from even at non-public addresses (comma separated).",
+    )
+    media_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    media_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    media_read_timeout_seconds: float = Field(default=20.0, gt=0)
+    media_download_retries: int = Field(default=3, ge=0, le=10)
+    media_retry_backoff_seconds: float = Field(default=0.5, ge=0)
+    media_download_concurrency: int = Field(default=16, ge=1, le=256, description="Downloads per worker.")
+
+    @field_validator("media_allowed_hosts", mode="before")
+    @classmethod
+    def comma_separated(cls, value: object) -> object:
+        return (
+            [host.strip() for host in value.split(",") if host.strip()] if isinstance(value, str) else value
+        )
+
+    @property
+    def media_path(self) -> Path:
+        return self.media_dir or self.data_dir / "media"
 
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; unset: JSON unless on a terminal.")

@@ -9,6 +9,7 @@ from catalog_import.committer.runner import RunnerOptions
 from catalog_import.committer.tasks import MAX_TRIES, WorkerRuntime, requeue_stalled, run_import
 from catalog_import.config import Settings
 from catalog_import.db import create_engine, create_session_factory
+from catalog_import.media.services import media_services
 from catalog_import.queue import ImportQueue, redis_settings
 
 
@@ -28,11 +29,13 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
             queue=queue,
             runner_options=RunnerOptions(batch_size=settings.commit_batch_size),
             stalled_after_seconds=settings.stalled_after_seconds,
+            media=media_services(settings),
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         if "runtime" in ctx:
             await ctx["runtime"].queue.close()
+            await ctx["runtime"].media.aclose()
         if "engine" in ctx:
             await ctx["engine"].dispose()
 

@@ -19,6 +19,7 @@ from catalog_import.app import create_app
 from catalog_import.config import Settings
 from catalog_import.db import async_database_url, create_engine, create_session_factory
 from catalog_import.embedded import embedded_postgres, embedded_redis
+from catalog_import.media.services import MediaServices, media_services
 from catalog_import.migrations import upgrade
 from tests.factories import Api
 
@@ -79,10 +80,20 @@ def redis_url(server_urls: tuple[str, str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, redis_url: str) -> Settings:
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str, media_dir: Path) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
+        media_dir=media_dir,
+        # The tests' file servers listen on 127.0.0.1; every other non-public address stays refused.
+        media_allowed_hosts=["127.0.0.1"],
+        media_retry_backoff_seconds=0.01,
+        media_read_timeout_seconds=5,
         secret_key="test-signing-key-" + "x" * 32,
         queue_name=f"catalog-import-test-{secrets.token_hex(4)}",
         commit_batch_size=50,
@@ -112,6 +123,14 @@ async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+@pytest.fixture(scope="session")
+async def media(settings: Settings) -> AsyncIterator[MediaServices]:
+    """The media services a worker would have, shared by the tests' in-process runners."""
+    services = media_services(settings)
+    yield services
+    await services.aclose()
+
+
 @pytest.fixture(autouse=True)
 async def clean_tables(engine: AsyncEngine) -> AsyncIterator[None]:
     yield
@@ -121,15 +140,21 @@ async def clean_tables(engine: AsyncEngine) -> AsyncIterator[None]:
 
 @pytest.fixture
 async def api(
-    app_client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession], settings: Settings
+    app_client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    media: MediaServices,
 ) -> Api:
     """A signed-in integration with helpers for the import API."""
-    return await Api.signed_in(app_client, session_factory, settings, name="main")
+    return await Api.signed_in(app_client, session_factory, settings, media, name="main")
 
 
 @pytest.fixture
 async def other_api(
-    app_client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession], settings: Settings
+    app_client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    media: MediaServices,
 ) -> Api:
     """A second integration, to check that imports stay private."""
-    return await Api.signed_in(app_client, session_factory, settings, name="other")
+    return await Api.signed_in(app_client, session_factory, settings, media, name="other")

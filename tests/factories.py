@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from catalog_import.auth.service import create_integration
 from catalog_import.committer.runner import ImportRunner, RunnerOptions
 from catalog_import.config import Settings
+from catalog_import.media.services import MediaServices
 
 
 def product(number: str, **fields: Any) -> dict[str, Any]:
@@ -32,6 +33,7 @@ class Api:
         client: httpx.AsyncClient,
         session_factory: async_sessionmaker[AsyncSession],
         settings: Settings,
+        media: MediaServices,
         client_id: str,
         client_secret: str,
         webhook_secret: str,
@@ -39,6 +41,7 @@ class Api:
         self.client = client
         self.session_factory = session_factory
         self.settings = settings
+        self.media = media
         self.client_id = client_id
         self.client_secret = client_secret
         self.webhook_secret = webhook_secret
@@ -50,6 +53,7 @@ class Api:
         client: httpx.AsyncClient,
         session_factory: async_sessionmaker[AsyncSession],
         settings: Settings,
+        media: MediaServices,
         name: str,
     ) -> "Api":
         async with session_factory() as session, session.begin():
@@ -58,6 +62,7 @@ class Api:
             client,
             session_factory,
             settings,
+            media,
             created.client_id,
             created.client_secret,
             created.webhook_secret,
@@ -106,11 +111,18 @@ class Api:
         result: dict[str, Any] = response.json()
         return result
 
-    async def run(self, import_id: str, *, batch_size: int = 50) -> dict[str, Any]:
-        """Write a committed import in this process (as a worker would) and return its final status."""
-        await ImportRunner(
-            self.session_factory, uuid.UUID(import_id), RunnerOptions(batch_size=batch_size)
-        ).run()
+    def runner(
+        self, import_id: str, *, batch_size: int = 50, media: MediaServices | None = None
+    ) -> ImportRunner:
+        """A runner for a committed import, as a worker would run it (with the tests' media services)."""
+        options = RunnerOptions(batch_size=batch_size, wait_seconds=0.001)
+        return ImportRunner(self.session_factory, uuid.UUID(import_id), options, media or self.media)
+
+    async def run(
+        self, import_id: str, *, batch_size: int = 50, media: MediaServices | None = None
+    ) -> dict[str, Any]:
+        """Write a committed import in this process and return its final status."""
+        await self.runner(import_id, batch_size=batch_size, media=media).run()
         return await self.status(import_id)
 
     async def commit_and_run(self, import_id: str) -> dict[str, Any]:

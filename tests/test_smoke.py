@@ -1,6 +1,7 @@
 """The design's Appendix A product, end to end through the HTTP API."""
 
 from tests.factories import Api
+from tests.images import IMAGES
 
 
 async def test_appendix_a_product_is_imported(api: Api) -> None:
@@ -25,7 +26,7 @@ async def test_appendix_a_product_is_imported(api: Api) -> None:
                     "categories": [{"path": ["Home", "Category 2", "Category 3"]}],
                     "media": [
                         {
-                            "url": "https://images.example/pommes.jpg",
+                            "url": f"{IMAGES}/pommes.jpg",
                             "title": "pommes",
                             "alt": "alt",
                             "filename": "other-media.jpg",

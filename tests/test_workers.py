@@ -30,6 +30,8 @@ class WorkerProcess:
             "CATALOG_IMPORT_DATABASE_URL": settings.database_url,
             "CATALOG_IMPORT_REDIS_URL": settings.redis_url,
             "CATALOG_IMPORT_QUEUE_NAME": settings.queue_name,
+            "CATALOG_IMPORT_MEDIA_DIR": str(settings.media_path),
+            "CATALOG_IMPORT_MEDIA_ALLOWED_HOSTS": ",".join(settings.media_allowed_hosts),
             "CATALOG_IMPORT_WORKER_MAX_JOBS": "1",
             "CATALOG_IMPORT_COMMIT_BATCH_SIZE": "20",
             "CATALOG_IMPORT_LOG_LEVEL": "DEBUG",

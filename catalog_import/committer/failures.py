@@ -13,15 +13,15 @@ from catalog_import.models import ImportFailure
 from catalog_import.problems import Problem, error
 
 FAILED_DEPENDENCIES = """
-SELECT d.record_id, d.path, d.nested, t.entity, t.entity_id, t.natural_key, t.problems
+SELECT d.record_id, d.path, d.nested, t.entity, t.entity_id, t.natural_key, t.state, t.problems
 FROM import_record_dependencies d
 JOIN import_records t ON t.record_id = d.depends_on
 WHERE d.record_id = ANY(:ids) AND t.state IN ('failed', 'skipped')
 ORDER BY d.record_id, d.path
 """
 
-MARK_FAILED = """
-UPDATE import_records r SET state = 'failed', problems = f.problems
+SETTLE = """
+UPDATE import_records r SET state = :state, problems = f.problems
 FROM jsonb_to_recordset(:failures) AS f(record_id bigint, problems jsonb)
 WHERE r.record_id = f.record_id
 """
@@ -65,7 +65,7 @@ UNDO = {
     "tax": "DELETE FROM taxes t WHERE t.id = ANY(:entity_ids) "
     "AND NOT EXISTS (SELECT 1 FROM products p WHERE p.tax_id = t.id)",
     "media": "DELETE FROM media m WHERE m.id = ANY(:entity_ids) "
-    "AND NOT EXISTS (SELECT 1 FROM product_media pm WHERE pm.media_id = m.id)",
+    "AND NOT EXISTS (SELECT 1 FROM product_media pm WHERE pm.media_id = m.id) RETURNING m.sha256",
 }
 
 
@@ -74,18 +74,24 @@ async def dependency_problems(
 ) -> dict[int, list[Problem]]:
     """Problems of claimed records that depend on a record that failed: a nested creation that failed
     fails its root (its problems, then ``NESTED_FAILED``), any other failed dependency gives
-    ``DEPENDENCY_FAILED``."""
+    ``DEPENDENCY_FAILED``. A dependency skipped with warnings only (media while URL upload is disabled)
+    passes its warnings on and fails nothing."""
     if not records:
         return {}
     by_id = {record.record_id: record for record in records}
     statement = text(FAILED_DEPENDENCIES).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
     found = (await session.execute(statement, {"ids": list(by_id)})).all()
     problems: dict[int, list[Problem]] = {}
-    for record_id, path, nested, entity, entity_id, natural_key, dependency_problems_json in found:
+    for record_id, path, nested, entity, entity_id, natural_key, state, dependency_problems_json in found:
         record = by_id[record_id]
         label = record.entity.capitalize()
         record_problems = problems.setdefault(record_id, [])
-        if nested:
+        quoted_problems = [Problem.from_json(detail) for detail in dependency_problems_json or []]
+        if state == "skipped" and quoted_problems and not any(p.is_error for p in quoted_problems):
+            record_problems.extend(
+                Problem(p.code, p.message, path, p.severity, p.entity) for p in quoted_problems
+            )
+        elif nested:
             for detail in dependency_problems_json or []:
                 quoted = Problem.from_json(detail)
                 record_problems.append(
@@ -118,11 +124,14 @@ async def record_failures(
     import_id: uuid.UUID,
     problems: Mapping[int, Sequence[Problem]],
     entities: Mapping[int, str] | None = None,
-) -> None:
-    """Mark records failed with their problems, report failed roots, and undo the nested creations of
-    failed roots."""
+    *,
+    state: str = "failed",
+) -> set[str]:
+    """Settle records with their problems in ``state`` (failed, or skipped or written with warnings) and
+    report them under their roots; for failed ones, undo the nested creations nothing else needs. Returns
+    the files of media that were undone."""
     if not problems:
-        return
+        return set()
     failures = [
         {
             "record_id": record_id,
@@ -131,11 +140,14 @@ async def record_failures(
         }
         for record_id, record_problems in problems.items()
     ]
-    for statement in (MARK_FAILED, INSERT_FAILURES):
+    for statement in (SETTLE, INSERT_FAILURES):
         await session.execute(
-            text(statement).bindparams(bindparam("failures", type_=JSONB)), {"failures": failures}
+            text(statement).bindparams(bindparam("failures", type_=JSONB)),
+            {"failures": failures, "state": state},
         )
-    await undo_nested(session, list(problems))
+    if state != "failed":
+        return set()
+    return await undo_nested(session, list(problems))
 
 
 def detail_json(problem: Problem, entity: str | None) -> dict[str, object]:
@@ -145,21 +157,25 @@ def detail_json(problem: Problem, entity: str | None) -> dict[str, object]:
     return data
 
 
-async def undo_nested(session: AsyncSession, failed_ids: list[int]) -> None:
+async def undo_nested(session: AsyncSession, failed_ids: list[int]) -> set[str]:
     statement = text(ORPHANED_NESTED).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
     orphans = (await session.execute(statement, {"ids": failed_ids})).all()
     if not orphans:
-        return
+        return set()
     by_entity: dict[str, list[uuid.UUID]] = {}
     for _record_id, entity, entity_id in orphans:
         by_entity.setdefault(entity, []).append(entity_id)
+    files: set[str] = set()
     for entity, entity_ids in by_entity.items():
         if entity in UNDO:
-            await session.execute(text(UNDO[entity]), {"entity_ids": entity_ids})
+            result = await session.execute(text(UNDO[entity]), {"entity_ids": entity_ids})
+            if entity == "media":
+                files.update(sha for (sha,) in result if sha)
     skip = text("UPDATE import_records SET state = 'skipped' WHERE record_id = ANY(:ids)").bindparams(
         bindparam("ids", type_=ARRAY(BigInteger))
     )
     await session.execute(skip, {"ids": [row[0] for row in orphans]})
+    return files
 
 
 async def skip_unneeded_nested(session: AsyncSession, import_id: uuid.UUID) -> None:

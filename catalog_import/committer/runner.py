@@ -20,7 +20,8 @@ from catalog_import.committer.failures import dependency_problems, record_failur
 from catalog_import.committer.planner import prepare_import
 from catalog_import.committer.repository import CommitRepository
 from catalog_import.committer.writers import WRITERS
-from catalog_import.committer.writers.base import ClaimedRecord, Problems, database_problem
+from catalog_import.committer.writers.base import ClaimedRecord, Problems, WriteContext, database_problem
+from catalog_import.media.services import MediaServices
 from catalog_import.problems import Problem, Severity
 
 logger = structlog.get_logger(__name__)
@@ -39,11 +40,16 @@ class RunnerOptions:
 
 class ImportRunner:
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], import_id: uuid.UUID, options: RunnerOptions
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        import_id: uuid.UUID,
+        options: RunnerOptions,
+        media: MediaServices | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.import_id = import_id
         self.options = options
+        self.media = media
         self.log = logger.bind(import_id=import_id.hex)
         self._last_heartbeat = 0.0
 
@@ -69,6 +75,15 @@ class ImportRunner:
 
     async def _write_next_batch(self) -> tuple[int | None, int]:
         """Claim and write one batch of the highest unsettled level: (that level, records claimed)."""
+        context = WriteContext(media=self.media)
+        try:
+            return await self._write_batch(context)
+        finally:
+            # Whether the batch committed or not, files it stored or let go of that no media row uses
+            # (a failed download's neighbours, an undone nested media, a deleted one) are removed.
+            await self._release_unused_files(context.touched_files)
+
+    async def _write_batch(self, context: WriteContext) -> tuple[int | None, int]:
         async with self.session_factory() as session, session.begin():
             repository = CommitRepository(session)
             level = await repository.current_level(self.import_id)
@@ -79,16 +94,27 @@ class ImportRunner:
                 return level, 0
             started = time.perf_counter()
             records = [record for _operation, record in claimed]
+            entities = {r.record_id: r.entity for r in records}
+            # Problems from dependencies: errors stop a record, warnings go along with it.
             problems = await dependency_problems(session, records)
             groups: dict[tuple[str, str], list[ClaimedRecord]] = defaultdict(list)
             for operation, record in claimed:
-                if record.record_id not in problems:
+                if not any(p.is_error for p in problems.get(record.record_id, ())):
                     groups[(operation, record.entity)].append(record)
+            not_written: set[int] = set(problems) - {r.record_id for group in groups.values() for r in group}
             for (operation, entity), group in groups.items():
-                problems.update(await self._write_group(session, operation, entity, group))
-            failed = {record_id: p for record_id, p in problems.items() if any(x.is_error for x in p)}
-            await record_failures(session, self.import_id, failed, {r.record_id: r.entity for r in records})
-            await repository.mark_written([r.record_id for r in records if r.record_id not in failed])
+                for record_id, writer_problems in (
+                    await self._write_group(session, operation, entity, group, context)
+                ).items():
+                    problems.setdefault(record_id, []).extend(writer_problems)
+                    not_written.add(record_id)
+            failed = {rid: p for rid, p in problems.items() if any(x.is_error for x in p)}
+            skipped = {rid: p for rid, p in problems.items() if rid in not_written and rid not in failed}
+            warned = {rid: p for rid, p in problems.items() if rid not in not_written}
+            context.touched_files |= await record_failures(session, self.import_id, failed, entities)
+            await record_failures(session, self.import_id, skipped, entities, state="skipped")
+            await record_failures(session, self.import_id, warned, entities, state="written")
+            await repository.mark_written([r.record_id for r in records if r.record_id not in not_written])
             self.log.debug(
                 "batch written",
                 level=level,
@@ -99,12 +125,17 @@ class ImportRunner:
             return level, len(records)
 
     async def _write_group(
-        self, session: AsyncSession, operation: str, entity: str, records: Sequence[ClaimedRecord]
+        self,
+        session: AsyncSession,
+        operation: str,
+        entity: str,
+        records: Sequence[ClaimedRecord],
+        context: WriteContext,
     ) -> Problems:
         writer = WRITERS[(operation, entity)]
         try:
             async with session.begin_nested():
-                return await writer(session, records)
+                return await writer(session, records, context)
         except DATA_ERRORS as exc:
             if len(records) == 1:
                 return {records[0].record_id: [database_problem(exc, records[0].path)]}
@@ -114,10 +145,18 @@ class ImportRunner:
         for record in records:
             try:
                 async with session.begin_nested():
-                    problems.update(await writer(session, [record]))
+                    problems.update(await writer(session, [record], context))
             except DATA_ERRORS as exc:
                 problems[record.record_id] = [database_problem(exc, record.path)]
         return problems
+
+    async def _release_unused_files(self, files: set[str]) -> None:
+        if not files or self.media is None:
+            return
+        async with self.session_factory() as session:
+            used = await CommitRepository(session).files_in_use(sorted(files))
+        for sha256 in files - used:
+            self.media.storage.delete(sha256)
 
     async def _heartbeat(self) -> None:
         now = time.monotonic()

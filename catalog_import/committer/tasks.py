@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog_import.committer.repository import CommitRepository
 from catalog_import.committer.runner import ImportRunner, RunnerOptions, abandon_import
+from catalog_import.media.services import MediaServices
 from catalog_import.queue import ImportQueue
 
 logger = structlog.get_logger(__name__)
@@ -27,6 +28,7 @@ class WorkerRuntime:
     queue: ImportQueue
     runner_options: RunnerOptions
     stalled_after_seconds: int
+    media: MediaServices
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -42,7 +44,9 @@ async def run_import(ctx: dict[str, Any], import_id_hex: str) -> bool:
     job_try: int = ctx.get("job_try", 1)
     log = logger.bind(import_id=import_id_hex, job_try=job_try)
     try:
-        return await ImportRunner(runtime.session_factory, import_id, runtime.runner_options).run()
+        return await ImportRunner(
+            runtime.session_factory, import_id, runtime.runner_options, runtime.media
+        ).run()
     except Exception as exc:
         if is_transient(exc):
             # Retried until the infrastructure is back; the stall check queues the import again if

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.imports.flatten import StagedRecord
 from catalog_import.models import Import, ImportFailure, ImportRecord, ImportStatus, RecordState
+from catalog_import.problems import Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +142,8 @@ class ImportRepository:
         )
         failure_rows = await self.session.execute(
             select(ImportFailure.import_id, func.count())
-            .where(ImportFailure.import_id.in_(import_ids))
+            # Failed roots only: entries that carry warnings alone were written (or skipped) all the same.
+            .where(ImportFailure.import_id.in_(import_ids), ImportFailure.severity_code <= Severity.ERROR)
             .group_by(ImportFailure.import_id)
         )
         failures: dict[uuid.UUID, int] = dict(failure_rows.all())

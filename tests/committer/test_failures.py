@@ -13,6 +13,7 @@ from tests.committer.support import (
     tax_names,
 )
 from tests.factories import Api, product
+from tests.images import IMAGES
 
 
 def detail_codes(failure: dict[str, Any]) -> list[str]:
@@ -320,14 +321,14 @@ class TestUndoOfNestedCreations:
         import_id = await api.start()
         await api.push(
             import_id,
-            {"products": [product("CLASH", media=[{"url": "https://images.example/clash.jpg"}])]},
+            {"products": [product("CLASH", media=[{"url": f"{IMAGES}/clash.jpg"}])]},
         )
         await api.commit_and_run(rival)
 
         status = await api.commit_and_run(import_id)
 
         assert status["totals"]["media"] == 0
-        assert await get_ok(api, "/api/catalog/media", url="https://images.example/clash.jpg") == {
+        assert await get_ok(api, "/api/catalog/media", url=f"{IMAGES}/clash.jpg") == {
             "items": [],
             "nextCursor": None,
         }
@@ -420,7 +421,7 @@ class TestNestedFailed:
                     product(
                         "NESTED",
                         tax={"id": "018a6b222b5a734d956fb03dda765bf8", "name": "Raced", "taxRate": 5},
-                        media=[{"url": "https://images.example/nested.jpg"}],
+                        media=[{"url": f"{IMAGES}/nested.jpg"}],
                     ),
                     product("PLAIN", tax={"name": "Plain", "taxRate": 10}),
                 ]
@@ -448,7 +449,7 @@ class TestNestedFailed:
             ("NESTED_FAILED", "product", "products.0", "error"),
         ]
         assert await products_numbered(api, "NESTED") == []
-        assert await get_ok(api, "/api/catalog/media", url="https://images.example/nested.jpg") == {
+        assert await get_ok(api, "/api/catalog/media", url=f"{IMAGES}/nested.jpg") == {
             "items": [],
             "nextCursor": None,
         }

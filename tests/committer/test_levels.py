@@ -5,6 +5,7 @@ from typing import Any
 
 from tests.committer.support import category, codes, levels_by_key, staged_rows
 from tests.factories import Api, product
+from tests.images import IMAGES
 
 TREE = [["Home"], ["Home", "Garden"], ["Home", "Garden", "Tools"]]
 
@@ -132,12 +133,12 @@ class TestDesignExample:
             product(
                 "PROD-1",
                 tax={"name": "Tax 1", "taxRate": 19},
-                media=[{"url": "https://images.example/1.jpg"}, {"url": "https://images.example/2.jpg"}],
+                media=[{"url": f"{IMAGES}/1.jpg"}, {"url": f"{IMAGES}/2.jpg"}],
             ),
             product(
                 "PROD-2",
                 tax={"name": "Tax 2", "taxRate": 7},
-                media=[{"url": "https://images.example/3.jpg"}],
+                media=[{"url": f"{IMAGES}/3.jpg"}],
             ),
         ]
     }
@@ -152,9 +153,9 @@ class TestDesignExample:
         assert levels_by_key(await staged_rows(api, import_id)) == {
             ("tax", "Tax 1"): 1,
             ("tax", "Tax 2"): 1,
-            ("media", "https://images.example/1.jpg"): 1,
-            ("media", "https://images.example/2.jpg"): 1,
-            ("media", "https://images.example/3.jpg"): 1,
+            ("media", f"{IMAGES}/1.jpg"): 1,
+            ("media", f"{IMAGES}/2.jpg"): 1,
+            ("media", f"{IMAGES}/3.jpg"): 1,
             ("product", "PROD-1"): 0,
             ("product", "PROD-2"): 0,
         }
@@ -173,12 +174,12 @@ class TestDesignExample:
         first, second = await api.product("PROD-1"), await api.product("PROD-2")
         assert first["tax"]["name"] == "Tax 1"
         assert [m["sourceUrl"] for m in first["media"]] == [
-            "https://images.example/1.jpg",
-            "https://images.example/2.jpg",
+            f"{IMAGES}/1.jpg",
+            f"{IMAGES}/2.jpg",
         ]
         assert [m["position"] for m in first["media"]] == [0, 1]
         assert second["tax"]["name"] == "Tax 2"
-        assert [m["sourceUrl"] for m in second["media"]] == ["https://images.example/3.jpg"]
+        assert [m["sourceUrl"] for m in second["media"]] == [f"{IMAGES}/3.jpg"]
 
 
 class TestCategoriesAssigningProducts:

@@ -12,6 +12,7 @@ from catalog_import.committer.repository import CommitRepository
 from catalog_import.committer.runner import ImportRunner, RunnerOptions
 from tests.committer.support import all_items, category, staged_rows
 from tests.factories import Api, product
+from tests.images import IMAGES
 
 PRODUCTS = 20
 # 2 categories, 3 taxes and 20 media created with the products.
@@ -24,7 +25,7 @@ BODY = {
             f"RUN-{n:02}",
             tax={"name": f"Tax {n % 3}", "taxRate": 5 + n % 3},
             categories=[{"path": ["Run", "Sub"]}],
-            media=[{"url": f"https://images.example/run-{n:02}.jpg"}],
+            media=[{"url": f"{IMAGES}/run-{n:02}.jpg"}],
         )
         for n in range(PRODUCTS)
     ],
@@ -36,9 +37,7 @@ class Crash(Exception):
 
 
 def runner(api: Api, import_id: str, batch_size: int = 4) -> ImportRunner:
-    return ImportRunner(
-        api.session_factory, uuid.UUID(import_id), RunnerOptions(batch_size=batch_size, wait_seconds=0.001)
-    )
+    return api.runner(import_id, batch_size=batch_size)
 
 
 class CrashAfterBatches(ImportRunner):
@@ -46,7 +45,10 @@ class CrashAfterBatches(ImportRunner):
 
     def __init__(self, api: Api, import_id: str, batches: int) -> None:
         super().__init__(
-            api.session_factory, uuid.UUID(import_id), RunnerOptions(batch_size=4, wait_seconds=0.001)
+            api.session_factory,
+            uuid.UUID(import_id),
+            RunnerOptions(batch_size=4, wait_seconds=0.001),
+            api.media,
         )
         self.batches_left = batches
 
@@ -97,9 +99,7 @@ async def assert_written_exactly_once(api: Api, import_id: str) -> None:
         len(p["media"]) == 1 and [c["path"] for c in p["categories"]] == [["Run", "Sub"]] for p in products
     )
     media = await all_items(api, "/api/catalog/media", limit=7)
-    assert sorted(m["sourceUrl"] for m in media) == sorted(
-        f"https://images.example/run-{n:02}.jpg" for n in range(20)
-    )
+    assert sorted(m["sourceUrl"] for m in media) == sorted(f"{IMAGES}/run-{n:02}.jpg" for n in range(20))
     assert sorted(t["name"] for t in await all_items(api, "/api/catalog/taxes")) == [
         "Tax 0",
         "Tax 1",

@@ -14,6 +14,7 @@ from tests.committer.support import (
     tax_names,
 )
 from tests.factories import Api, product
+from tests.images import IMAGES
 
 EUR = {"currency": "EUR", "gross": 11.9, "net": 10, "linked": True}
 USD = {"currency": "USD", "gross": 13, "net": 11, "linked": False}
@@ -127,7 +128,7 @@ class TestProductUpdates:
         assert await tax_names(api) == ["Standard rate"]
 
     async def test_media_update_changes_only_the_given_fields(self, api: Api) -> None:
-        url = "https://images.example/photo.jpg"
+        url = f"{IMAGES}/photo.jpg"
         await api.import_records(
             {"products": [product("PIC-1", media=[{"url": url, "title": "Old", "alt": "Alt"}])]}
         )
@@ -335,7 +336,7 @@ class TestDeletes:
         assert (await category(api, "Kept"))["productCount"] == 1
 
     async def test_media_delete_removes_its_links(self, api: Api) -> None:
-        url = "https://images.example/old.jpg"
+        url = f"{IMAGES}/old.jpg"
         await api.import_records({"products": [product("PIC", media=[{"url": url}])]})
         import_id = await api.start()
         await api.push(import_id, {"media": [{"url": url}]}, "delete")
@@ -378,10 +379,10 @@ class TestUnassign:
                         "LINKED",
                         categories=[{"path": ["One"]}, {"path": ["Two"]}, {"path": ["Two", "Sub"]}],
                         media=[
-                            {"url": "https://images.example/a.jpg", "filename": "a.jpg"},
-                            {"url": "https://images.example/b.jpg", "filename": "b.jpg"},
-                            {"url": "https://images.example/c.jpg", "filename": "c.jpg"},
-                            {"url": "https://images.example/d.jpg", "filename": "d.jpg"},
+                            {"url": f"{IMAGES}/a.jpg", "filename": "a.jpg"},
+                            {"url": f"{IMAGES}/b.jpg", "filename": "b.jpg"},
+                            {"url": f"{IMAGES}/c.jpg", "filename": "c.jpg"},
+                            {"url": f"{IMAGES}/d.jpg", "filename": "d.jpg"},
                         ],
                     )
                 ],
@@ -405,14 +406,14 @@ class TestUnassign:
             api,
             {
                 "media": [
-                    {"url": "https://images.example/a.jpg"},
+                    {"url": f"{IMAGES}/a.jpg"},
                     {"filename": "b.jpg"},
-                    {"id": by_url["https://images.example/c.jpg"]},
+                    {"id": by_url[f"{IMAGES}/c.jpg"]},
                 ]
             },
         )
 
-        assert [m["sourceUrl"] for m in after["media"]] == ["https://images.example/d.jpg"]
+        assert [m["sourceUrl"] for m in after["media"]] == [f"{IMAGES}/d.jpg"]
         assert after["categories"] == before["categories"]
         # Only the links go: the media themselves stay.
         for url in by_url:
@@ -475,7 +476,7 @@ class TestAdoptingWhatAnotherImportCreated:
         assert await tax_names(api) == ["Standard rate"]
 
     async def test_media_from_the_same_url_are_one_media(self, api: Api) -> None:
-        picture = {"url": "https://images.example/shared.jpg", "title": "first title"}
+        picture = {"url": f"{IMAGES}/shared.jpg", "title": "first title"}
         status = await self.two_imports(
             api,
             {"products": [product("ADOPT-M1", media=[picture])]},

@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog_import.config import Settings
 from tests.factories import Api, product
+from tests.images import IMAGES
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 SUFFIXES = {"record": "record", "delete": "record/delete", "unassign": "record/unassign"}
-IMAGE = "https://images.example/shoe.jpg"
+IMAGE = f"{IMAGES}/shoe.jpg"
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

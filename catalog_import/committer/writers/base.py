@@ -4,7 +4,7 @@ single record become its problem."""
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import BigInteger, TextClause, bindparam, text
@@ -12,7 +12,21 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog_import.media.download import DownloadError, StoredFile
+from catalog_import.media.services import MediaServices
 from catalog_import.problems import Problem, error
+
+
+@dataclass
+class WriteContext:
+    """What writers need beyond the database, for one batch."""
+
+    media: MediaServices | None = None
+    # Downloads of this batch by URL, kept so that writing the batch again record by record does not
+    # fetch again.
+    downloads: dict[str, StoredFile | DownloadError] = field(default_factory=dict)
+    # Files the batch stored or let go of: removed after the batch unless a media row uses them.
+    touched_files: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +40,9 @@ class ClaimedRecord:
 
 
 Problems = dict[int, list[Problem]]
-Writer = Callable[[AsyncSession, Sequence[ClaimedRecord]], Awaitable[Problems]]
+Writer = Callable[[AsyncSession, Sequence[ClaimedRecord], WriteContext], Awaitable[Problems]]
+"""Writes a batch and returns the problems of the records it did not write: with an error they failed,
+with warnings only they were skipped (media while URL upload is disabled)."""
 
 
 def batch_sql(statement: str) -> TextClause:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_import.committer.writers.base import (
     ClaimedRecord,
     Problems,
+    WriteContext,
     adopt_existing,
     ids_of,
     problems_by_record,
@@ -114,7 +115,9 @@ e.name = r.payload->>'name' AND e.parent_id IS NOT DISTINCT FROM (r.payload->>'p
 """
 
 
-async def write_categories(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
+async def write_categories(
+    session: AsyncSession, records: Sequence[ClaimedRecord], context: WriteContext
+) -> Problems:
     if len(records) == 1:
         return await write_category_batch(session, records)
     try:

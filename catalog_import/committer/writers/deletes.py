@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_import.committer.writers.base import (
     ClaimedRecord,
     Problems,
+    WriteContext,
     ids_of,
     problems_by_record,
     rows,
@@ -27,6 +28,7 @@ DELETE FROM categories c USING import_records r WHERE r.record_id = ANY(:ids) AN
 
 DELETE_MEDIA = """
 DELETE FROM media m USING import_records r WHERE r.record_id = ANY(:ids) AND m.id = r.entity_id
+RETURNING m.sha256
 """
 
 TAXES_IN_USE = """
@@ -44,22 +46,31 @@ DELETE FROM taxes t USING import_records r WHERE r.record_id = ANY(:ids) AND t.i
 """
 
 
-async def delete_products(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
+async def delete_products(
+    session: AsyncSession, records: Sequence[ClaimedRecord], context: WriteContext
+) -> Problems:
     await run(session, DELETE_PRODUCTS, ids_of(records))
     return {}
 
 
-async def delete_categories(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
+async def delete_categories(
+    session: AsyncSession, records: Sequence[ClaimedRecord], context: WriteContext
+) -> Problems:
     await run(session, DELETE_CATEGORIES, ids_of(records))
     return {}
 
 
-async def delete_media(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
-    await run(session, DELETE_MEDIA, ids_of(records))
+async def delete_media(
+    session: AsyncSession, records: Sequence[ClaimedRecord], context: WriteContext
+) -> Problems:
+    # Their files go too once no other media uses them.
+    context.touched_files.update(sha for (sha,) in await rows(session, DELETE_MEDIA, ids_of(records)) if sha)
     return {}
 
 
-async def delete_taxes(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
+async def delete_taxes(
+    session: AsyncSession, records: Sequence[ClaimedRecord], context: WriteContext
+) -> Problems:
     problems = problems_by_record(records, await rows(session, TAXES_IN_USE, ids_of(records)))
     await run(session, DELETE_TAXES, ids_of(records, exclude=problems))
     return problems

@@ -1,24 +1,44 @@
-"""Write media records (their metadata: source URL, title, alt text, file name)."""
+"""Write media: their metadata (source URL, title, alt text, file name) and, for media without a file or
+with a new source URL, the file downloaded from it. A download that fails fails the media record (and so
+its root, through the commit's failure rules); while URL upload is disabled, media that would need a
+download are skipped with a warning."""
 
+import asyncio
+import re
 from collections.abc import Sequence
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.committer.writers.base import (
     ClaimedRecord,
     Problems,
+    WriteContext,
     adopt_existing,
     ids_of,
     problems_by_record,
     rows,
     run,
 )
+from catalog_import.media.download import Downloader, DownloadError, StoredFile
+from catalog_import.problems import error, warning
 
 MISSING = """
 SELECT r.record_id, 'MEDIA_NOT_FOUND', 'ID ' || replace(r.entity_id::text, '-', '') || ' not found'
 FROM import_records r
 WHERE r.record_id = ANY(:ids) AND r.action = 'update'
   AND NOT EXISTS (SELECT 1 FROM media m WHERE m.id = r.entity_id)
+"""
+
+# Records whose media has no file yet, or is given a new source URL: (record, URL, old file).
+NEEDS_FILE = """
+SELECT r.record_id, coalesce(r.payload->>'url', m.source_url), m.sha256
+FROM import_records r LEFT JOIN media m ON m.id = r.entity_id
+WHERE r.record_id = ANY(:ids)
+  AND (m.id IS NULL OR m.sha256 IS NULL
+       OR (r.payload ? 'url' AND r.payload->>'url' IS DISTINCT FROM m.source_url))
 """
 
 # Fields absent from the payload keep their value; fields present (even null) replace it.
@@ -45,11 +65,97 @@ WHERE r.record_id = ANY(:ids) AND r.action = 'create'
   AND NOT EXISTS (SELECT 1 FROM media m WHERE m.id = r.entity_id)
 """
 
+FILES = """
+UPDATE media m
+SET sha256 = f.sha256, size = f.size, mime_type = f.mime_type, width = f.width, height = f.height,
+    filename = coalesce(m.filename, f.filename), updated_at = now()
+FROM unnest(CAST(:record_ids AS bigint[]), CAST(:shas AS text[]), CAST(:sizes AS bigint[]),
+            CAST(:mime_types AS text[]), CAST(:widths AS integer[]), CAST(:heights AS integer[]),
+            CAST(:filenames AS text[]))
+     AS f(record_id, sha256, size, mime_type, width, height, filename)
+JOIN import_records r ON r.record_id = f.record_id
+WHERE m.id = r.entity_id
+"""
 
-async def write_media(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
+EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "image/avif": ".avif",
+    "image/svg+xml": ".svg",
+    "application/pdf": ".pdf",
+}
+SAFE_FILENAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}\.[A-Za-z0-9]{1,8}$")
+
+
+async def write_media(
+    session: AsyncSession, records: Sequence[ClaimedRecord], context: WriteContext
+) -> Problems:
     await adopt_existing(session, ids_of(records), "media", "e.source_url = r.payload->>'url'")
     problems = problems_by_record(records, await rows(session, MISSING, ids_of(records)))
+    needs_file = await rows(session, NEEDS_FILE, ids_of(records, exclude=problems))
+    by_id = {record.record_id: record for record in records}
+    files: dict[int, StoredFile] = {}
+    downloader = context.media.downloader if context.media else None
+    if needs_file and downloader is None:
+        for record_id, url, _old in needs_file:
+            problems[record_id] = [
+                warning(
+                    "MEDIA_URL_UPLOAD_DISABLED",
+                    f"Media {url} not imported: downloading media from URLs is disabled",
+                    by_id[record_id].path,
+                    "media",
+                )
+            ]
+    elif needs_file:
+        assert downloader is not None
+        results = await asyncio.gather(*(download(downloader, context, url) for _id, url, _old in needs_file))
+        for (record_id, _url, old_file), result in zip(needs_file, results, strict=True):
+            if isinstance(result, DownloadError):
+                problems[record_id] = [error(result.code, result.message, by_id[record_id].path, "media")]
+                continue
+            files[record_id] = result
+            context.touched_files.add(result.sha256)
+            if old_file:
+                context.touched_files.add(old_file)
     ids = ids_of(records, exclude=problems)
     await run(session, UPDATE, ids)
     await run(session, INSERT, ids)
+    if files:
+        await session.execute(
+            text(FILES),
+            {
+                "record_ids": list(files),
+                "shas": [f.sha256 for f in files.values()],
+                "sizes": [f.size for f in files.values()],
+                "mime_types": [f.mime_type for f in files.values()],
+                "widths": [f.width for f in files.values()],
+                "heights": [f.height for f in files.values()],
+                "filenames": [
+                    default_filename(by_id[record_id], url, files[record_id])
+                    for record_id, url, _old in needs_file
+                    if record_id in files
+                ],
+            },
+        )
     return problems
+
+
+async def download(downloader: Downloader, context: WriteContext, url: str) -> StoredFile | DownloadError:
+    """The file of ``url``, fetched once per batch."""
+    if url not in context.downloads:
+        try:
+            context.downloads[url] = await downloader.fetch(url)
+        except DownloadError as exc:
+            context.downloads[url] = exc
+    return context.downloads[url]
+
+
+def default_filename(record: ClaimedRecord, url: str, file: StoredFile) -> str:
+    """A file name for media pushed without one: the URL's last path segment when it is a plain file
+    name, else the media's id with the extension of its type."""
+    name = unquote(PurePosixPath(urlsplit(url).path).name)
+    if SAFE_FILENAME.match(name):
+        return name
+    return record.entity_id.hex + EXTENSIONS.get(file.mime_type, "")

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_import.committer.writers.base import (
     ClaimedRecord,
     Problems,
+    WriteContext,
     ids_of,
     problems_by_record,
     rows,
@@ -105,17 +106,21 @@ ON CONFLICT DO NOTHING
 
 MEDIA = """
 INSERT INTO product_media AS pm (product_id, media_id, position)
-SELECT r.entity_id, listed.media_id::uuid, listed.position - 1
+SELECT r.entity_id, m.id, listed.position - 1
 FROM import_records r
 CROSS JOIN LATERAL jsonb_array_elements_text(r.payload->'mediaIds') WITH ORDINALITY
     AS listed(media_id, position)
+-- Media skipped in this import (URL upload disabled) do not exist: the product is linked to the others.
+JOIN media m ON m.id = listed.media_id::uuid
 WHERE r.record_id = ANY(:ids)
 ON CONFLICT (product_id, media_id) DO UPDATE SET position = excluded.position
 WHERE pm.position IS DISTINCT FROM excluded.position
 """
 
 
-async def write_products(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
+async def write_products(
+    session: AsyncSession, records: Sequence[ClaimedRecord], context: WriteContext
+) -> Problems:
     problems = problems_by_record(records, await rows(session, CHECKS, ids_of(records)))
     ids = ids_of(records, exclude=problems)
     if not ids:

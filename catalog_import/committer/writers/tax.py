@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_import.committer.writers.base import (
     ClaimedRecord,
     Problems,
+    WriteContext,
     adopt_existing,
     ids_of,
     problems_by_record,
@@ -42,7 +43,9 @@ ON CONFLICT (id) DO UPDATE SET name = excluded.name, tax_rate = excluded.tax_rat
 """
 
 
-async def write_taxes(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
+async def write_taxes(
+    session: AsyncSession, records: Sequence[ClaimedRecord], context: WriteContext
+) -> Problems:
     await adopt_existing(session, ids_of(records), "taxes", "e.name = r.payload->>'name'")
     problems = problems_by_record(records, await rows(session, MISSING, ids_of(records)))
     ids = ids_of(records, exclude=problems)

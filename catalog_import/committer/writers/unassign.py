@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_import.committer.writers.base import ClaimedRecord, Problems, ids_of, run
+from catalog_import.committer.writers.base import ClaimedRecord, Problems, WriteContext, ids_of, run
 
 UNASSIGN_MEDIA = """
 DELETE FROM product_media pm
@@ -23,7 +23,9 @@ WHERE r.record_id = ANY(:ids) AND pc.product_id = r.entity_id
 """
 
 
-async def unassign_products(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
+async def unassign_products(
+    session: AsyncSession, records: Sequence[ClaimedRecord], context: WriteContext
+) -> Problems:
     ids = ids_of(records)
     await run(session, UNASSIGN_MEDIA, ids)
     await run(session, UNASSIGN_CATEGORIES, ids)

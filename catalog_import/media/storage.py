@@ -1,0 +1,93 @@
+"""Content-addressed file storage: a file is kept once per SHA-256, whatever number of media use it.
+
+``MediaStorage`` is the interface the rest of the server uses; ``LocalMediaStorage`` keeps files in a
+directory (under the data directory by default). Downloads are written to a temporary file first and moved
+into place atomically, so a process killed mid-download leaves at most a temporary file, which the next
+start removes."""
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+TEMP_SUFFIX = ".part"
+
+
+class MediaStorage(Protocol):
+    def temporary_file(self) -> contextlib.AbstractContextManager[Path]:
+        """A new temporary file, removed on exit unless ``keep`` moved it into the store."""
+        ...
+
+    def keep(self, temporary: Path, sha256: str) -> None:
+        """Move a downloaded file into the store under its hash (a file already stored stays as it is)."""
+        ...
+
+    def path(self, sha256: str) -> Path | None:
+        """Where the file with this hash is, or None when it is not stored."""
+        ...
+
+    def delete(self, sha256: str) -> None: ...
+
+    def remove_stale_temporary_files(self) -> int: ...
+
+
+class LocalMediaStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files = root / "files"
+        self.temporary = root / "tmp"
+        self.files.mkdir(parents=True, exist_ok=True)
+        self.temporary.mkdir(parents=True, exist_ok=True)
+
+    def _location(self, sha256: str) -> Path:
+        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+            raise ValueError("not a SHA-256 hex digest")
+        return self.files / sha256[:2] / sha256[2:4] / sha256
+
+    @contextlib.contextmanager
+    def temporary_file(self) -> Iterator[Path]:
+        # The owner's pid is in the name, so that stale files of dead processes can be told apart.
+        path = self.temporary / f"{os.getpid()}-{secrets.token_hex(8)}{TEMP_SUFFIX}"
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+    def keep(self, temporary: Path, sha256: str) -> None:
+        target = self._location(sha256)
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with temporary.open("rb") as file:
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+
+    def path(self, sha256: str) -> Path | None:
+        location = self._location(sha256)
+        return location if location.exists() else None
+
+    def delete(self, sha256: str) -> None:
+        self._location(sha256).unlink(missing_ok=True)
+
+    def remove_stale_temporary_files(self) -> int:
+        """Remove temporary files whose process is gone (a download killed half-way)."""
+        removed = 0
+        for path in self.temporary.glob(f"*{TEMP_SUFFIX}"):
+            pid = path.name.split("-", 1)[0]
+            if pid.isdigit() and _alive(int(pid)):
+                continue
+            path.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
