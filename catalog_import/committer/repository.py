@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.committer.writers.base import ClaimedRecord
-from catalog_import.models import Import, ImportRecord, ImportStatus, Media, RecordState
+from catalog_import.models import Import, ImportRecord, ImportStatus, RecordState
 
 CLAIM = """
 SELECT record_id, operation, entity, entity_id, action, path, root
@@ -48,11 +48,6 @@ class CommitRepository:
                 "UPDATE import_records SET state = 'written' WHERE record_id = ANY(:ids)"
             ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
             await self.session.execute(statement, {"ids": list(record_ids)})
-
-    async def files_in_use(self, sha256s: Sequence[str]) -> set[str]:
-        """Which of these stored files a media row still uses."""
-        used = await self.session.scalars(select(Media.sha256).where(Media.sha256.in_(sha256s)).distinct())
-        return {sha for sha in used if sha}
 
     async def heartbeat(self, import_id: uuid.UUID) -> None:
         await self.session.execute(

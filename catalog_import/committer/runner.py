@@ -21,6 +21,7 @@ from catalog_import.committer.planner import prepare_import
 from catalog_import.committer.repository import CommitRepository
 from catalog_import.committer.writers import WRITERS
 from catalog_import.committer.writers.base import ClaimedRecord, Problems, WriteContext, database_problem
+from catalog_import.media.repository import MediaFileRepository
 from catalog_import.media.services import MediaServices
 from catalog_import.problems import Problem, Severity
 
@@ -151,12 +152,14 @@ class ImportRunner:
         return problems
 
     async def _release_unused_files(self, files: set[str]) -> None:
-        if not files or self.media is None:
+        if self.media is None:
             return
-        async with self.session_factory() as session:
-            used = await CommitRepository(session).files_in_use(sorted(files))
-        for sha256 in files - used:
-            self.media.storage.delete(sha256)
+        for sha256 in sorted(files):
+            async with self.session_factory() as session, session.begin():
+                files_repository = MediaFileRepository(session)
+                await files_repository.lock_files([sha256])
+                if not await files_repository.file_in_use(sha256):
+                    self.media.storage.delete(sha256)
 
     async def _heartbeat(self) -> None:
         now = time.monotonic()

@@ -23,6 +23,7 @@ from catalog_import.committer.writers.base import (
     run,
 )
 from catalog_import.media.download import Downloader, DownloadError, StoredFile
+from catalog_import.media.repository import MediaFileRepository
 from catalog_import.problems import error, warning
 
 MISSING = """
@@ -123,6 +124,10 @@ async def write_media(
     await run(session, UPDATE, ids)
     await run(session, INSERT, ids)
     if files:
+        assert downloader is not None
+        await keep_files(
+            session, downloader, context, files, {record_id: url for record_id, url, _old in needs_file}
+        )
         await session.execute(
             text(FILES),
             {
@@ -140,6 +145,25 @@ async def write_media(
             },
         )
     return problems
+
+
+async def keep_files(
+    session: AsyncSession,
+    downloader: Downloader,
+    context: WriteContext,
+    files: dict[int, StoredFile],
+    urls: dict[int, str],
+) -> None:
+    """Take the files into use under their locks (held until the batch commits), fetching again the rare
+    one that a concurrent clean-up removed between its download and now."""
+    await MediaFileRepository(session).lock_files([file.sha256 for file in files.values()])
+    for record_id, file in files.items():
+        if context.media is not None and context.media.storage.path(file.sha256) is None:
+            refetched = await downloader.fetch(urls[record_id])
+            if refetched.sha256 != file.sha256:
+                raise DownloadError(
+                    "MEDIA_DOWNLOAD_FAILED", f"Media {urls[record_id]} changed while importing"
+                )
 
 
 async def download(downloader: Downloader, context: WriteContext, url: str) -> StoredFile | DownloadError:
