@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +18,7 @@ def media_view(media: Media) -> schemas.MediaView:
     return schemas.MediaView(
         id=media.id,
         # Files are served once they have been downloaded; until then only the source URL is known.
-        url=f"/media/{media.id.hex}/{media.filename}" if media.sha256 and media.filename else None,
+        url=f"/media/{media.id.hex}/{quote(media.filename)}" if media.sha256 and media.filename else None,
         source_url=media.source_url,
         title=media.title,
         alt=media.alt,

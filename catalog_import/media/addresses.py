@@ -23,9 +23,14 @@ class ForbiddenAddress(Exception):
 
 
 def is_public(address: IPAddress) -> bool:
-    """A globally routable unicast address (IPv4-mapped IPv6 addresses are judged as IPv4)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """A globally routable unicast address (IPv4-mapped IPv6 addresses are judged as IPv4). The deprecated
+    IPv6 site-local (fec0::/10) and IPv4-compatible (::/96) ranges, which ``is_global`` lets through, are
+    not public either."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address.is_site_local or int(address) >> 32 == 0:
+            return False
     return address.is_global and not address.is_multicast
 
 
@@ -108,3 +113,9 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=GuardedNetworkBackend(policy),
         )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # httpcore would also follow a redirect to ws:// or wss://; media come over http and https only.
+        if request.url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"{request.url.scheme} is not http or https", request=request)
+        return await super().handle_async_request(request)

@@ -120,14 +120,12 @@ async def write_media(
             context.touched_files.add(result.sha256)
             if old_file:
                 context.touched_files.add(old_file)
+        urls = {record_id: url for record_id, url, _old in needs_file}
+        problems.update(await keep_files(session, downloader, context, files, urls, by_id))
     ids = ids_of(records, exclude=problems)
     await run(session, UPDATE, ids)
     await run(session, INSERT, ids)
     if files:
-        assert downloader is not None
-        await keep_files(
-            session, downloader, context, files, {record_id: url for record_id, url, _old in needs_file}
-        )
         await session.execute(
             text(FILES),
             {
@@ -153,17 +151,33 @@ async def keep_files(
     context: WriteContext,
     files: dict[int, StoredFile],
     urls: dict[int, str],
-) -> None:
+    by_id: dict[int, ClaimedRecord],
+) -> Problems:
     """Take the files into use under their locks (held until the batch commits), fetching again the rare
-    one that a concurrent clean-up removed between its download and now."""
+    one that a concurrent clean-up removed between its download and now. A media whose file cannot be
+    fetched again, or has changed meanwhile, fails (and leaves ``files``)."""
+    problems: Problems = {}
+    if not files:
+        return problems
     await MediaFileRepository(session).lock_files([file.sha256 for file in files.values()])
-    for record_id, file in files.items():
-        if context.media is not None and context.media.storage.path(file.sha256) is None:
-            refetched = await downloader.fetch(urls[record_id])
-            if refetched.sha256 != file.sha256:
-                raise DownloadError(
-                    "MEDIA_DOWNLOAD_FAILED", f"Media {urls[record_id]} changed while importing"
-                )
+    for record_id, file in list(files.items()):
+        if context.media is None or context.media.storage.path(file.sha256) is not None:
+            continue
+        url = urls[record_id]
+        try:
+            refetched = await downloader.fetch(url)
+        except DownloadError as exc:
+            failure = exc
+        else:
+            if refetched.sha256 == file.sha256:
+                continue
+            context.touched_files.add(refetched.sha256)
+            failure = DownloadError("MEDIA_DOWNLOAD_FAILED", f"Media {url} changed while importing")
+        # Written again record by record, the batch does not fetch it once more.
+        context.downloads[url] = failure
+        del files[record_id]
+        problems[record_id] = [error(failure.code, failure.message, by_id[record_id].path, "media")]
+    return problems
 
 
 async def download(downloader: Downloader, context: WriteContext, url: str) -> StoredFile | DownloadError:
