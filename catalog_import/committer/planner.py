@@ -101,6 +101,9 @@ async def prepare_import(session: AsyncSession, import_id: uuid.UUID) -> bool:
     if import_.prepared_at is not None:
         return True
     params = {"import_id": import_id}
+    # The staged records were just written; without fresh statistics the planner takes the import for a
+    # handful of rows and picks nested loops that rescan it once per record.
+    await session.execute(text("ANALYZE import_records"))
     await session.execute(text(INITIAL_LEVELS), params)
     if import_.defer_references:
         await resolve_pending_references(session, import_id)
