@@ -32,6 +32,7 @@ SELECT r.import_id, r.record_id, r.entity, r.entity_id, r.path, r.batch, f.sever
 FROM jsonb_to_recordset(:failures) AS f(record_id bigint, problems jsonb, severity_code smallint)
 JOIN import_records r ON r.record_id = f.record_id
 WHERE r.root
+ORDER BY r.record_id
 ON CONFLICT (record_id) DO NOTHING
 """
 

@@ -191,9 +191,10 @@ async def fail_cycles(session: AsyncSession, import_id: uuid.UUID) -> None:
     """Records whose dependencies go round in a circle cannot be ordered: fail them."""
     stuck = (
         await session.execute(
-            select(ImportRecord.record_id, ImportRecord.path).where(
-                ImportRecord.import_id == import_id, ImportRecord.level >= MAX_DEPTH
-            )
+            select(ImportRecord.record_id, ImportRecord.path)
+            .where(ImportRecord.import_id == import_id, ImportRecord.level >= MAX_DEPTH)
+            # Reported in push order.
+            .order_by(ImportRecord.record_id)
         )
     ).all()
     await record_failures(

@@ -23,7 +23,8 @@ from catalog_import.media.services import MediaServices, media_services, media_s
 from catalog_import.media.storage import LocalMediaStorage
 from tests.committer.support import codes, failure_at, get_ok, products_numbered
 from tests.factories import Api, product
-from tests.media_server import MediaServer, Reply
+from tests.media.servers import LoopbackServer as MediaServer
+from tests.media.servers import Reply
 
 NESTED_FAILED = {
     "severity": "error",
@@ -37,9 +38,8 @@ NESTED_FAILED = {
 
 @pytest.fixture
 def server() -> Iterator[MediaServer]:
-    started = MediaServer()
-    yield started
-    started.close()
+    with MediaServer() as started:
+        yield started
 
 
 @contextlib.asynccontextmanager
@@ -386,7 +386,7 @@ class TestFailedDownloads:
     ) -> None:
         big = server.png("/big.png", side=40)
         assert len(big) > 1000
-        url = server.serve("/big.png", Reply(body=big, declare_length=declared))
+        url = server.serve("/big.png", Reply(body=big, framing="length" if declared else "close"))
         small = server.image("/small.png")
 
         async with services_with(settings, media_max_bytes=1000) as services:

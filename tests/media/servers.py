@@ -1,10 +1,14 @@
 """A loopback HTTP server (127.0.0.1 only) whose answers a test chooses per path: any status, bytes, content
-type and headers, a sequence of answers for successive requests (500, then 200), bodies framed by
-Content-Length, chunked or ended by closing the connection, bodies cut off or stalled half-way, and answers
-held for a moment. It counts requests per path and the requests in flight at once."""
+type and headers, redirects, a sequence of answers for successive requests (500, then 200), bodies framed by
+Content-Length, chunked or ended by closing the connection, bodies cut off, bodies stalled half-way until
+released, and answers held for a moment. It counts requests per path and the requests in flight at once.
+
+Every instance has a salt of its own: the images it makes (``image``, ``png``) differ from those of every
+other test, which matters with content-addressed storage shared by the whole test run."""
 
 import hashlib
 import io
+import secrets
 import sys
 import threading
 import time
@@ -15,8 +19,8 @@ from typing import Any, Literal
 
 from PIL import Image
 
-# How long a stalled body waits for the server to close before the handler gives up on its own.
-STALL_LIMIT_SECONDS = 5.0
+# How long a stalled body waits to be released before the handler goes on on its own.
+STALL_LIMIT_SECONDS = 30.0
 
 
 def image_bytes(size: tuple[int, int] = (3, 2), format: str = "PNG", colour: int = 0x3366CC) -> bytes:
@@ -25,8 +29,9 @@ def image_bytes(size: tuple[int, int] = (3, 2), format: str = "PNG", colour: int
     return buffer.getvalue()
 
 
-def noise_png(side: int, seed: int = 0) -> bytes:
-    """A PNG of noise, which does not compress: about 3 × side² bytes."""
+def noise_png(side: int, seed: int | str = 0) -> bytes:
+    """A PNG of ``side`` × ``side`` noise pixels chosen by ``seed``; noise does not compress: about 3 × side²
+    bytes."""
     pixels = hashlib.shake_256(f"{seed}".encode()).digest(side * side * 3)
     buffer = io.BytesIO()
     Image.frombytes("RGB", (side, side), pixels).save(buffer, format="PNG")
@@ -44,7 +49,7 @@ class Reply:
     framing: Literal["length", "chunked", "close"] = "length"
     # Send this many bytes of the body, then close the connection.
     cut_after: int | None = None
-    # Send this many bytes of the body, then send nothing more until the server is closed.
+    # Send this many bytes of the body, then the rest once the server is released (or closed).
     stall_after: int | None = None
     # Wait this long before answering (the request counts as in flight meanwhile).
     hold_seconds: float = 0.0
@@ -68,12 +73,15 @@ class _Server(ThreadingHTTPServer):
 
 class LoopbackServer:
     def __init__(self) -> None:
+        self.salt = secrets.token_hex(8)
         self._replies: dict[str, deque[Reply]] = {}
         self._requests: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._in_flight = 0
         self.max_in_flight = 0
-        self.closing = threading.Event()
+        # Set once a body has stalled, and once stalled bodies may go on.
+        self.stalling = threading.Event()
+        self.released = threading.Event()
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self.port: int = self._server.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
@@ -82,12 +90,21 @@ class LoopbackServer:
         )
         self._thread.start()
 
+    # -- what to answer -----------------------------------------------------------------------------------
     def serve(self, path: str, *replies: Reply) -> str:
         """Answer ``path`` with ``replies`` in turn, the last one again and again; returns its URL."""
         assert replies
         with self._lock:
             self._replies[path] = deque(replies)
         return self.url(path)
+
+    def image(self, path: str) -> str:
+        """Answer ``path`` with a PNG of its own (see ``png``); returns its URL."""
+        return self.serve(path, Reply(body=self.png(path)))
+
+    def png(self, path: str, *, side: int = 4) -> bytes:
+        """The noise PNG of this server for ``path``: the one ``image`` serves there."""
+        return noise_png(side, f"{self.salt}{path}")
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
@@ -97,6 +114,10 @@ class LoopbackServer:
         with self._lock:
             return self._requests[path] if path is not None else self._requests.total()
 
+    def release(self) -> None:
+        """Let stalled bodies go on."""
+        self.released.set()
+
     def __enter__(self) -> "LoopbackServer":
         return self
 
@@ -104,11 +125,12 @@ class LoopbackServer:
         self.close()
 
     def close(self) -> None:
-        self.closing.set()
+        self.release()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
 
+    # -- answering ----------------------------------------------------------------------------------------
     def _next(self, path: str) -> Reply:
         with self._lock:
             self._requests[path] += 1
@@ -137,7 +159,7 @@ class LoopbackServer:
                 try:
                     self._answer(server._next(self.path))
                 except OSError:
-                    # The client went away (a refused or abandoned download).
+                    # The client went away (a refused, cancelled or abandoned download).
                     self.close_connection = True
                 finally:
                     server._leave()
@@ -165,9 +187,9 @@ class LoopbackServer:
                     return
                 if reply.stall_after is not None:
                     self._write(reply, body[: reply.stall_after], last=False)
-                    server.closing.wait(STALL_LIMIT_SECONDS)
-                    self.close_connection = True
-                    return
+                    server.stalling.set()
+                    server.released.wait(STALL_LIMIT_SECONDS)
+                    body = body[reply.stall_after :]
                 self._write(reply, body, last=True)
 
             def _write(self, reply: Reply, data: bytes, *, last: bool) -> None:
