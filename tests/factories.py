@@ -1,6 +1,7 @@
 """Helpers for tests: a signed-in API client with shortcuts for the import lifecycle, and builders of
 valid records to vary."""
 
+import re
 import uuid
 from typing import Any
 
@@ -23,6 +24,24 @@ def product(number: str, **fields: Any) -> dict[str, Any]:
     }
     record.update(fields)
     return record
+
+
+ERROR_CODE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The response is the contract's error envelope with this status and code."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = response.json()
+    assert set(body) <= {"code", "message", "details"}, body
+    assert ERROR_CODE.match(body["code"]), body
+    assert body["code"] == code, body
+    assert isinstance(body["message"], str), body
+    assert body["message"], body
+    if "details" in body:
+        assert isinstance(body["details"], list), body
+    return body
 
 
 class Api:

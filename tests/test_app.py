@@ -1,7 +1,6 @@
 """The application as a whole: liveness and readiness, the error envelope of routing errors and unexpected
 failures, the served OpenAPI document, and start-up (bootstrap integration, shared signing key)."""
 
-import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,9 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from catalog_import.app import create_app
 from catalog_import.config import Settings
-from tests.factories import Api
-
-UPPER_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
+from tests.factories import Api, assert_error
 
 CONTRACT_OPERATIONS = {
     ("post", "/api/oauth/token"),
@@ -42,21 +39,6 @@ CONTRACT_OPERATIONS = {
     ("get", "/ready"),
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The response is the contract's error envelope with this status and code."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert set(body) <= {"code", "message", "details"}, body
-    assert UPPER_SNAKE.match(body["code"]), body
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str), body
-    assert body["message"], body
-    if "details" in body:
-        assert isinstance(body["details"], list), body
-    return body
 
 
 @asynccontextmanager

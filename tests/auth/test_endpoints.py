@@ -17,24 +17,7 @@ from catalog_import.app import create_app
 from catalog_import.auth.service import create_integration
 from catalog_import.auth.tokens import AUDIENCE, TokenSigner
 from catalog_import.config import Settings
-from tests.factories import Api, product
-
-UPPER_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The response is the contract's error envelope with this status and code."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert set(body) <= {"code", "message", "details"}, body
-    assert UPPER_SNAKE.match(body["code"]), body
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str), body
-    assert body["message"], body
-    if "details" in body:
-        assert isinstance(body["details"], list), body
-    return body
+from tests.factories import Api, assert_error, product
 
 
 def protected_routes() -> list[tuple[str, str]]:

@@ -11,10 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import Api, product
+from tests.factories import Api, assert_error, product
 
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
-UPPER_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
 
 PRODUCT_FIELDS = {
     "id", "productNumber", "name", "description", "active", "stock", "parentId", "customFields", "tax",
@@ -53,21 +52,6 @@ def images() -> Iterator[str]:
     server.shutdown()
     server.server_close()
     thread.join()
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The response is the contract's error envelope with this status and code."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert set(body) <= {"code", "message", "details"}, body
-    assert UPPER_SNAKE.match(body["code"]), body
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str), body
-    assert body["message"], body
-    if "details" in body:
-        assert isinstance(body["details"], list), body
-    return body
 
 
 async def ok(response: httpx.Response) -> Any:

@@ -7,24 +7,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.factories import Api, product
+from tests.factories import Api, assert_error, product
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 START = "/api/import/catalog/start"
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The response is an error in the contract's envelope with this status and code."""
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str)
-    assert body["message"]
-    assert set(body) <= {"code", "message", "details"}, body
-    return body
 
 
 def assert_timestamp(value: str) -> datetime:

@@ -14,23 +14,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog_import.config import Settings
-from tests.factories import Api, product
+from tests.factories import Api, assert_error, product
 from tests.images import IMAGES
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 SUFFIXES = {"record": "record", "delete": "record/delete", "unassign": "record/unassign"}
 IMAGE = f"{IMAGES}/shoe.jpg"
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The response is an error in the contract's envelope with this status and code."""
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str)
-    assert body["message"]
-    assert set(body) <= {"code", "message", "details"}, body
-    return body
 
 
 def problem(code: str, message: str, path: str, severity: str = "error") -> dict[str, Any]:
