@@ -36,7 +36,14 @@ class CategoryLink(ApiModel):
     path: list[str]
 
 
-class MediaView(ApiModel):
+class FolderView(ApiModel):
+    id: Id
+    path: list[str]
+
+
+class MediaFile(ApiModel):
+    """A media as a product lists it (CONTRACT §7)."""
+
     id: Id
     url: str | None
     source_url: str | None
@@ -48,7 +55,13 @@ class MediaView(ApiModel):
     sha256: str | None
 
 
-class ProductMediaView(MediaView):
+class MediaView(MediaFile):
+    """A media read on its own, with the folder it is in."""
+
+    folder: FolderView | None
+
+
+class ProductMediaView(MediaFile):
     position: int
 
 

@@ -26,6 +26,7 @@ def media_view(media: Media) -> schemas.MediaView:
         mime_type=media.mime_type,
         size=media.size,
         sha256=media.sha256,
+        folder=schemas.FolderView(id=media.folder.id, path=media.folder.path) if media.folder else None,
     )
 
 
@@ -60,7 +61,9 @@ async def product_views(session: AsyncSession, products: Sequence[Product]) -> l
                     for _id, category_id, name, path in categories.get(product.id, [])
                 ],
                 media=[
-                    schemas.ProductMediaView(**media_view(item).model_dump(), position=position)
+                    schemas.ProductMediaView(
+                        **media_view(item).model_dump(exclude={"folder"}), position=position
+                    )
                     for _id, position, item in media.get(product.id, [])
                 ],
                 properties=[],

@@ -14,6 +14,7 @@ from catalog_import.ids import new_id
 from catalog_import.imports.records import (
     CategoryRecord,
     CategoryRef,
+    MediaFields,
     MediaRecord,
     ProductRecord,
     ProductRef,
@@ -90,6 +91,7 @@ class Flattener:
                 lk.product.want(ids=[product.id], keys=[product.product_number])
         elif isinstance(record, MediaRecord):
             lk.media.want(ids=[record.id], keys=[record.url])
+            lk.folder.want(ids=[record.folder.id if record.folder else None])
         elif isinstance(record, ProductRecord | ProductUnassign | ProductRef):
             lk.product.want(ids=[record.id], keys=[record.product_number])
             if isinstance(record, ProductRecord):
@@ -102,6 +104,7 @@ class Flattener:
                         lk.currency.want(ids=[price.currency.id])
                 for media in record.media or ():
                     lk.media.want(ids=[media.id], keys=[media.url])
+                    lk.folder.want(ids=[media.folder.id if media.folder else None])
             categories = record.categories if isinstance(record, ProductRecord | ProductUnassign) else None
             for category in categories or ():
                 lk.category.want(ids=[category.id], keys=[path_key(category.path) if category.path else None])
@@ -253,8 +256,8 @@ class Flattener:
     def media(self, record: MediaRecord, path: str) -> RecordOutcome:
         self.lookups.begin()
         outcome = RecordOutcome("media", path)
-        if record.folder is not None:
-            outcome.problems.append(unsupported(f"{path}.folder", "Media folders"))
+        payload = self._media_payload(outcome, record, path)
+        if payload is None:
             return self._finish(outcome)
         identity = self._identify(
             outcome,
@@ -266,7 +269,6 @@ class Flattener:
             "DUPLICATE_MEDIA_URL",
         )
         if identity is not None:
-            payload = media_payload(record)
             key = record.url or (identity.existing.key if identity.existing else None)
             staged = StagedRecord(
                 Operation.UPSERT, "media", identity.id, identity.action, key, True, path, payload
@@ -539,9 +541,6 @@ class Flattener:
         media_ids: list[str] = []
         for index, ref in enumerate(record.media or ()):
             media_path = f"{path}.media.{index}"
-            if ref.folder is not None:
-                outcome.problems.append(unsupported(f"{media_path}.folder", "Media folders"))
-                continue
             if ref.id is not None:
                 resolved = self._reference(
                     outcome, staged, lookup, ref_id=ref.id, key=None, path=media_path,
@@ -551,9 +550,12 @@ class Flattener:
                 assert ref.url is not None
                 known = lookup.by_key(ref.url)
                 if known is None:
+                    payload = self._media_payload(outcome, ref, media_path)
+                    if payload is None:
+                        continue
                     nested = StagedRecord(
                         Operation.UPSERT, "media", new_id(), RecordAction.CREATE, ref.url, False, media_path,
-                        media_payload(ref),
+                        payload,
                     )  # fmt: skip
                     self._stage(outcome, lookup, nested)
                     staged.refs.append(Reference("media", media_path, id=nested.entity_id, nested=True))
@@ -565,6 +567,24 @@ class Flattener:
             if resolved is not None and resolved.hex not in media_ids:
                 media_ids.append(resolved.hex)
         return media_ids
+
+    def _media_payload(self, outcome: RecordOutcome, record: MediaFields, path: str) -> dict[str, Any] | None:
+        """The fields a media record carries, with its folder as ``folderKey`` (the path's key; the commit
+        creates the folders missing) or ``folderId`` (``null`` takes the media out of its folder). None
+        when the folder named by id does not exist."""
+        fields = record.model_fields_set
+        payload = {name: getattr(record, name) for name in MEDIA_FIELDS if name in fields}
+        folder = record.folder
+        if folder is not None and folder.path is not None:
+            payload["folderKey"] = path_key(folder.path)
+        elif folder is not None and folder.id is not None:
+            if self.lookups.folder.by_id(folder.id) is None:
+                outcome.problems.append(not_found("folder", f"{path}.folder", folder.id))
+                return None
+            payload["folderId"] = folder.id.hex
+        elif "folder" in fields:
+            payload["folderId"] = None
+        return payload
 
     # -- deletes and unassigns ------------------------------------------------------------------------
     def delete(self, entity: str, item: Any, path: str) -> RecordOutcome:
@@ -650,9 +670,7 @@ def delete_identity(entity: str, item: Any) -> tuple[uuid.UUID | None, str | Non
     return None, item.name
 
 
-def media_payload(record: Any) -> dict[str, Any]:
-    fields = record.model_fields_set
-    return {name: getattr(record, name) for name in ("url", "title", "alt", "filename") if name in fields}
+MEDIA_FIELDS = ("url", "title", "alt", "filename")
 
 
 def unsupported(path: str, what: str) -> Problem:

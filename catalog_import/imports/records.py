@@ -111,8 +111,16 @@ class ProductRef(Strict):
 
 
 class FolderRef(Strict):
+    """``{"id"}`` of an existing folder, or ``{"path": ["Products", "Shoes"]}``, created when missing."""
+
     id: Id | None = None
     path: CategoryPath | None = None
+
+    @model_validator(mode="after")
+    def needs_id_or_path(self) -> "FolderRef":
+        if (self.id is None) == (self.path is None):
+            raise ValueError("a folder reference needs either an id or a path")
+        return self
 
 
 class MediaFields(Strict):

@@ -1,4 +1,4 @@
-"""The target catalog the commit writes: taxes, currencies, categories, media and products."""
+"""The target catalog the commit writes: taxes, currencies, categories, media (in folders) and products."""
 
 import uuid
 from datetime import datetime
@@ -18,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from catalog_import.models.base import Base, created_at_column, updated_at_column
 
@@ -66,11 +66,31 @@ class Category(Base):
     updated_at: Mapped[datetime] = updated_at_column()
 
 
-class Media(Base):
-    __tablename__ = "media"
-    __table_args__ = (Index("uq_media_source_url", "source_url", unique=True),)
+class MediaFolder(Base):
+    """A folder tree for media, unique by path (``path_key`` joins the names like a category's). Folders
+    are created by the media that name them and are never removed by imports."""
+
+    __tablename__ = "media_folders"
+    __table_args__ = (Index("ix_media_folders_parent_id", "parent_id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("media_folders.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    path: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    path_key: Mapped[str] = mapped_column(Text, unique=True)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class Media(Base):
+    __tablename__ = "media"
+    __table_args__ = (
+        Index("uq_media_source_url", "source_url", unique=True),
+        Index("ix_media_folder_id", "folder_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    folder_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("media_folders.id", ondelete="SET NULL"))
+    folder: Mapped[MediaFolder | None] = relationship(lazy="joined")
     source_url: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
     alt: Mapped[str | None] = mapped_column(Text)

@@ -15,7 +15,13 @@ from catalog_import.models.catalog import CATEGORY_PATH_SEPARATOR
 from catalog_import.problems import Problem, error
 from catalog_import.sql import any_text, any_uuid
 
-ENTITY_LABELS = {"tax": "Tax", "category": "Category", "media": "Media", "product": "Product"}
+ENTITY_LABELS = {
+    "tax": "Tax",
+    "category": "Category",
+    "media": "Media",
+    "folder": "Folder",
+    "product": "Product",
+}
 
 KeyQuery = Select[*tuple[Any, ...]]
 """A catalog query answering rows of (id, natural key)."""

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_import.resolvers.base import Known, Lookup
 from catalog_import.resolvers.category import CategoryLookup
 from catalog_import.resolvers.currency import CurrencyLookup
+from catalog_import.resolvers.folder import FolderLookup
 from catalog_import.resolvers.media import MediaLookup
 from catalog_import.resolvers.product import ProductLookup
 from catalog_import.resolvers.tax import TaxLookup
@@ -28,11 +29,12 @@ class Lookups:
         self.currency = CurrencyLookup(session, import_id)
         self.category = CategoryLookup(session, import_id)
         self.media = MediaLookup(session, import_id)
+        self.folder = FolderLookup(session, import_id)
         self.product = ProductLookup(session, import_id)
         self._undo: UndoLog | None = None
 
     def all(self) -> tuple[Lookup, ...]:
-        return (self.tax, self.currency, self.category, self.media, self.product)
+        return (self.tax, self.currency, self.category, self.media, self.folder, self.product)
 
     async def load(self) -> None:
         for lookup in self.all():

@@ -557,8 +557,11 @@ class TestMedia:
 
         found = await ok(await api.get(f"/api/catalog/media/{front['id']}"))
 
-        assert set(found) == MEDIA_FIELDS
-        assert found == {key: value for key, value in front.items() if key != "position"}
+        assert set(found) == MEDIA_FIELDS | {"folder"}
+        assert found == {
+            **{key: value for key, value in front.items() if key != "position"},
+            "folder": None,
+        }
 
     async def test_get_answers_the_imported_values(self, api: Api, images: str) -> None:
         media_id = uuid.uuid4().hex

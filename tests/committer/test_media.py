@@ -16,11 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from catalog_import.config import Settings
 from catalog_import.media.download import Downloader
 from catalog_import.media.services import MediaServices, media_services, media_storage
 from catalog_import.media.storage import LocalMediaStorage
+from catalog_import.models import MediaFolder
 from tests.committer.support import codes, failure_at, get_ok, products_numbered
 from tests.factories import Api, product
 from tests.media.servers import LoopbackServer as MediaServer
@@ -207,7 +209,7 @@ class TestDownloadedMedia:
         front, side = await self.import_shoe(api, server)
 
         for view in (front, side):
-            expected = {k: v for k, v in view.items() if k != "position"}
+            expected = {**{k: v for k, v in view.items() if k != "position"}, "folder": None}
             assert await get_ok(api, f"/api/catalog/media/{view['id']}") == expected
             assert await get_ok(api, "/api/catalog/media", url=view["sourceUrl"]) == {
                 "items": [expected],
@@ -513,9 +515,112 @@ class TestRootMediaRecords:
         (after,) = (await api.product("TITLED"))["media"]
         assert after == {**before, "title": "Newer", "alt": "New alt"}
         assert await get_ok(api, f"/api/catalog/media/{before['id']}") == {
-            k: v for k, v in after.items() if k != "position"
+            **{k: v for k, v in after.items() if k != "position"},
+            "folder": None,
         }
         assert server.requests("/root.png") == 1
+
+
+class TestFolders:
+    async def test_folder_path_is_created_once_with_its_parents(self, api: Api, server: MediaServer) -> None:
+        front, side = server.image("/f/front.png"), server.image("/f/side.png")
+        status = await api.import_records(
+            {
+                "media": [{"url": front, "folder": {"path": ["Products", "Shoes"]}}],
+                "products": [
+                    product("FOLDED", media=[{"url": side, "folder": {"path": ["Products", "Shoes"]}}])
+                ],
+            }
+        )
+
+        assert status["failures"] == []
+        ((front_view,), (side_view,)) = [await media_at(api, url) for url in (front, side)]
+        assert front_view["folder"] == side_view["folder"]
+        assert front_view["folder"]["path"] == ["Products", "Shoes"]
+        async with api.session_factory() as session:
+            folders = (
+                await session.execute(
+                    select(MediaFolder.path, MediaFolder.parent_id, MediaFolder.id).order_by(MediaFolder.path)
+                )
+            ).all()
+        assert [(path, parent) for path, parent, _id in folders] == [
+            (["Products"], None),
+            (["Products", "Shoes"], folders[0].id),
+        ]
+
+    async def test_existing_folder_by_id_and_move_out_of_it(self, api: Api, server: MediaServer) -> None:
+        first, second = server.image("/f/1.png"), server.image("/f/2.png")
+        await api.import_records({"media": [{"url": first, "folder": {"path": ["Brand"]}}]})
+        ((view,),) = [await media_at(api, first)]
+        folder_id = view["folder"]["id"]
+
+        status = await api.import_records(
+            {
+                "media": [
+                    {"url": second, "folder": {"id": folder_id}},
+                    {"url": first, "folder": None},
+                ]
+            }
+        )
+
+        assert status["failures"] == []
+        ((moved,), (second_view,)) = [await media_at(api, url) for url in (first, second)]
+        assert moved["folder"] is None
+        assert second_view["folder"] == {"id": folder_id, "path": ["Brand"]}
+        assert server.requests("/f/1.png") == 1
+
+    async def test_unknown_folder_id_rejects_the_media_and_its_product(
+        self, api: Api, server: MediaServer
+    ) -> None:
+        unknown = "018a6b222b5a734d956fb03dda765bf8"
+        import_id = await api.start()
+        pushed = await api.push(
+            import_id,
+            {
+                "media": [{"url": server.image("/f/x.png"), "folder": {"id": unknown}}],
+                "products": [
+                    product("NOFOLDER", media=[{"url": server.image("/f/y.png"), "folder": {"id": unknown}}]),
+                    product("FINE"),
+                ],
+            },
+        )
+
+        assert pushed["containsErrors"]
+        rejected = [
+            (record["path"], [(e["code"], e["path"], e["message"]) for e in record["errors"]])
+            for record in pushed["records"]
+            if record["errors"]
+        ]
+        message = f"Folder ID {unknown} not found"
+        assert rejected == [
+            ("media.0", [("FOLDER_NOT_FOUND", "media.0.folder", message)]),
+            ("products.0", [("FOLDER_NOT_FOUND", "products.0.media.0.folder", message)]),
+        ]
+
+    async def test_folder_reference_needs_id_or_path(self, api: Api) -> None:
+        import_id = await api.start()
+        response = await api.post(
+            f"/api/import/{import_id}/record",
+            json={"media": [{"url": "http://127.0.0.1:9/a.png", "folder": {}}]},
+        )
+
+        assert response.status_code == 200, response.text
+        (record,) = response.json()["records"]
+        assert [(e["code"], e["path"]) for e in record["errors"]] == [("INVALID_FIELD", "media.0.folder")]
+
+    async def test_concurrent_batches_share_one_folder(self, api: Api, server: MediaServer) -> None:
+        urls = [server.image(f"/f/many-{n}.png") for n in range(30)]
+        import_id = await api.start()
+        body = {"media": [{"url": url, "folder": {"path": ["Bulk", "Images"]}} for url in urls]}
+        assert not (await api.push(import_id, body))["containsErrors"]
+        await api.commit(import_id)
+
+        await asyncio.gather(*(api.runner(import_id, batch_size=7).run() for _ in range(3)))
+
+        status = await api.status(import_id)
+        assert (status["status"], status["failures"]) == ("done", [])
+        folders = {(await media_at(api, url))[0]["folder"]["id"] for url in urls}
+        assert len(folders) == 1
 
 
 class TestDeleteAndUnassign:

@@ -1,7 +1,7 @@
-"""Write media: their metadata (source URL, title, alt text, file name) and, for media without a file or
-with a new source URL, the file downloaded from it. A download that fails fails the media record (and so
-its root, through the commit's failure rules); while URL upload is disabled, media that would need a
-download are skipped with a warning."""
+"""Write media: their metadata (source URL, title, alt text, file name, folder; folders named by path are
+created when missing) and, for media without a file or with a new source URL, the file downloaded from it.
+A download that fails fails the media record (and so its root, through the commit's failure rules); while
+URL upload is disabled, media that would need a download are skipped with a warning."""
 
 import asyncio
 import re
@@ -22,9 +22,12 @@ from catalog_import.committer.writers.base import (
     rows,
     run,
 )
+from catalog_import.ids import new_id
 from catalog_import.media.download import Downloader, DownloadError, StoredFile
 from catalog_import.media.repository import MediaFileRepository
+from catalog_import.models.catalog import CATEGORY_PATH_SEPARATOR
 from catalog_import.problems import error, warning
+from catalog_import.resolvers.category import path_key, path_of
 
 MISSING = """
 SELECT r.record_id, 'MEDIA_NOT_FOUND', 'ID ' || replace(r.entity_id::text, '-', '') || ' not found'
@@ -42,25 +45,52 @@ WHERE r.record_id = ANY(:ids)
        OR (r.payload ? 'url' AND r.payload->>'url' IS DISTINCT FROM m.source_url))
 """
 
+# Folders named by path in the batch, and which of them exist.
+FOLDER_KEYS = """
+SELECT DISTINCT r.payload->>'folderKey', f.id IS NOT NULL
+FROM import_records r LEFT JOIN media_folders f ON f.path_key = r.payload->>'folderKey'
+WHERE r.record_id = ANY(:ids) AND r.payload ? 'folderKey'
+"""
+
+# One level of folders, under parents that exist by now; a folder another batch creates meanwhile is kept.
+CREATE_FOLDERS = """
+INSERT INTO media_folders (id, parent_id, name, path, path_key)
+SELECT n.id, p.id, n.path[cardinality(n.path)], n.path, n.key
+FROM unnest(CAST(:ids AS uuid[]), CAST(:keys AS text[])) AS k(id, key)
+CROSS JOIN LATERAL (SELECT k.id, k.key, string_to_array(k.key, :separator) AS path) AS n
+LEFT JOIN media_folders p
+       ON p.path_key = array_to_string(n.path[1:cardinality(n.path) - 1], :separator)
+ORDER BY n.key
+ON CONFLICT (path_key) DO NOTHING
+"""
+
+FOLDER = """
+    CASE WHEN r.payload ? 'folderKey'
+         THEN (SELECT f.id FROM media_folders f WHERE f.path_key = r.payload->>'folderKey')
+         ELSE CAST(r.payload->>'folderId' AS uuid) END
+"""
+
 # Fields absent from the payload keep their value; fields present (even null) replace it.
-NEW_VALUES = """
+NEW_VALUES = f"""
     coalesce(r.payload->>'url', m.source_url),
     CASE WHEN r.payload ? 'title' THEN r.payload->>'title' ELSE m.title END,
     CASE WHEN r.payload ? 'alt' THEN r.payload->>'alt' ELSE m.alt END,
-    CASE WHEN r.payload ? 'filename' THEN r.payload->>'filename' ELSE m.filename END
+    CASE WHEN r.payload ? 'filename' THEN r.payload->>'filename' ELSE m.filename END,
+    CASE WHEN r.payload ?| ARRAY['folderKey', 'folderId'] THEN {FOLDER} ELSE m.folder_id END
 """
 
 UPDATE = f"""
 UPDATE media m
-SET (source_url, title, alt, filename) = ({NEW_VALUES}), updated_at = now()
+SET (source_url, title, alt, filename, folder_id) = ({NEW_VALUES}), updated_at = now()
 FROM import_records r
 WHERE r.record_id = ANY(:ids) AND m.id = r.entity_id
-  AND (m.source_url, m.title, m.alt, m.filename) IS DISTINCT FROM ({NEW_VALUES})
+  AND (m.source_url, m.title, m.alt, m.filename, m.folder_id) IS DISTINCT FROM ({NEW_VALUES})
 """
 
-INSERT = """
-INSERT INTO media (id, source_url, title, alt, filename)
-SELECT r.entity_id, r.payload->>'url', r.payload->>'title', r.payload->>'alt', r.payload->>'filename'
+INSERT = f"""
+INSERT INTO media (id, source_url, title, alt, filename, folder_id)
+SELECT r.entity_id, r.payload->>'url', r.payload->>'title', r.payload->>'alt', r.payload->>'filename',
+       {FOLDER}
 FROM import_records r
 WHERE r.record_id = ANY(:ids) AND r.action = 'create'
   AND NOT EXISTS (SELECT 1 FROM media m WHERE m.id = r.entity_id)
@@ -123,6 +153,7 @@ async def write_media(
         urls = {record_id: url for record_id, url, _old in needs_file}
         problems.update(await keep_files(session, downloader, context, files, urls, by_id))
     ids = ids_of(records, exclude=problems)
+    await create_folders(session, ids)
     await run(session, UPDATE, ids)
     await run(session, INSERT, ids)
     if files:
@@ -143,6 +174,20 @@ async def write_media(
             },
         )
     return problems
+
+
+async def create_folders(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Create the folders the batch's media name by path and that do not exist yet, parents first (every
+    batch in the same order of depth and path, so that concurrent batches do not deadlock)."""
+    wanted = await rows(session, FOLDER_KEYS, ids)
+    missing = {key for key, exists in wanted if not exists}
+    paths = {tuple(path[:depth]) for path in map(path_of, missing) for depth in range(1, len(path) + 1)}
+    for depth in range(1, max(map(len, paths), default=0) + 1):
+        keys = sorted(path_key(path) for path in paths if len(path) == depth)
+        await session.execute(
+            text(CREATE_FOLDERS),
+            {"ids": [new_id() for _ in keys], "keys": keys, "separator": CATEGORY_PATH_SEPARATOR},
+        )
 
 
 async def keep_files(
