@@ -5,7 +5,28 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+# SQLSTATEs of a server that cannot serve the connection: it is shutting down or was stopped by an operator
+# (57P01), crashed (57P02), is starting up or shutting down (57P03), or has no connection left (53300).
+# Class 08 (connection exceptions) is matched by its prefix.
+UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says that PostgreSQL could not be reached or went away (stopped, restarting, the
+    connection lost), as opposed to refusing a statement: worth retrying once the server is back."""
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        return (
+            exc.connection_invalidated
+            or isinstance(exc, OperationalError | InterfaceError)
+            or sqlstate in UNAVAILABLE_SQLSTATES
+            or sqlstate.startswith("08")
+        )
+    # Network errors of the driver that no DBAPI error wraps (a refused connection).
+    return isinstance(exc, ConnectionError | OSError)
 
 
 def async_database_url(url: str) -> str:

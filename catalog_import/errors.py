@@ -8,8 +8,10 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from catalog_import.db import database_unavailable
 
 logger = structlog.get_logger(__name__)
 
@@ -19,6 +21,7 @@ class ApiError(Exception):
 
     status_code = 400
     code = "BAD_REQUEST"
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, *, details: list[Any] | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -108,7 +111,7 @@ def install_error_handlers(app: FastAPI, *, authentication_error: Authentication
 
     async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else exc.headers
         return JSONResponse(
             envelope(exc.code, exc.message, exc.details), status_code=exc.status_code, headers=headers
         )
@@ -126,6 +129,10 @@ def install_error_handlers(app: FastAPI, *, authentication_error: Authentication
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's answer to a JSON body that is not UTF-8: as invalid as one that is not JSON.
+            undecodable = {"type": "json_invalid", "loc": ("body",), "msg": "The body is not UTF-8 JSON"}
+            return await on_validation_error(request, RequestValidationError([undecodable]))
         codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED"}
         code = codes.get(exc.status_code, "HTTP_ERROR")
         return JSONResponse(envelope(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
@@ -139,16 +146,24 @@ def install_error_handlers(app: FastAPI, *, authentication_error: Authentication
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        if database_unavailable(exc):
             return await on_database_unavailable(request, exc)
         logger.exception("unhandled error", path=request.url.path)
         return JSONResponse(envelope("INTERNAL_ERROR", "Internal server error"), status_code=500)
 
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        # A lost or refused connection is answered 503 here, not by the outermost handler, which would
+        # answer and then raise the error again for the server to log as a crash. Any other database
+        # error goes on to that handler: a 500.
+        if database_unavailable(exc):
+            return await on_database_unavailable(request, exc)
+        raise exc
+
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(OperationalError, on_database_unavailable)
-    app.add_exception_handler(InterfaceError, on_database_unavailable)
+    # Every database error (OperationalError and InterfaceError included) and the driver's network errors.
+    app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(ConnectionError, on_database_unavailable)
     app.add_exception_handler(OSError, on_database_unavailable)
     app.add_exception_handler(Exception, on_unexpected)

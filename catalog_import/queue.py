@@ -1,15 +1,75 @@
-"""The job queue (arq on Redis): handing committed imports to the workers."""
+"""The job queue (arq on Redis): handing committed imports to the workers, and an arq worker that outlives
+Redis restarts."""
 
+import asyncio
+import dataclasses
 import time
 import uuid
 
+import structlog
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.worker import Worker
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
+
+logger = structlog.get_logger(__name__)
 
 RUN_IMPORT = "run_import"
 
+# What a command raises while Redis is gone: refused or dropped connections, timeouts, and a WATCH whose
+# connection died (redis-py reports that as a WatchError).
+REDIS_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, WatchError, OSError)
+
 
 def redis_settings(url: str) -> RedisSettings:
-    return RedisSettings.from_dsn(url)
+    """Connection settings for ``url``. A command that fails because the connection is gone (a restarted
+    server, a dropped connection) is sent again on a new connection, three times over about 1.5 s."""
+    return dataclasses.replace(
+        RedisSettings.from_dsn(url),
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.1), retries=3),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
+
+
+class ReconnectingWorker(Worker):
+    """An arq worker that keeps running while Redis is away. arq's own stops polling at the first command
+    Redis fails (the jobs it runs go on, but it takes no new one and ends once they are done); this one logs
+    the failure, pauses a little longer each time, and polls again, reconnecting when Redis is back. Jobs
+    lost with a Redis that restarted empty are queued again by the stall check."""
+
+    MAX_PAUSE_SECONDS = 5.0
+    _redis_failures = 0
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except REDIS_UNAVAILABLE as exc:
+            self._redis_failures += 1
+            pause = min(self.poll_delay_s * 2**self._redis_failures, self.MAX_PAUSE_SECONDS)
+            logger.warning(
+                "redis unavailable", error=f"{type(exc).__name__}: {exc}", failures=self._redis_failures
+            )
+            await asyncio.sleep(pause)
+            return
+        if self._redis_failures:
+            logger.info("redis available again", failures=self._redis_failures)
+            self._redis_failures = 0
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        for job_id in job_ids:
+            try:
+                await super().start_jobs([job_id])
+            except REDIS_UNAVAILABLE:
+                # arq takes a slot (its job counter and semaphore) before it asks Redis whether the job can
+                # start, and gives it back when a started job ends: a job Redis failed to start hands it
+                # back here, or the worker would run fewer jobs at a time with every failure.
+                if job_id.decode() not in self.tasks:
+                    self.job_counter -= 1
+                    self.sem.release()
+                raise
 
 
 class ImportQueue:
@@ -26,17 +86,29 @@ class ImportQueue:
         pool = await create_pool(redis_settings(redis_url), default_queue_name=queue_name)
         return cls(pool, queue_name, jobs_per_import)
 
-    async def enqueue_import(self, import_id: uuid.UUID, *, again: bool = False) -> None:
+    async def enqueue_import(self, import_id: uuid.UUID, *, again: bool = False) -> bool:
         """Queue the import's jobs. Ids are fixed per import so a repeated commit queues nothing new;
-        ``again`` (stalled imports) uses fresh ids, as a dead worker's job may still hold the old ones."""
+        ``again`` (stalled imports) uses fresh ids, as a dead worker's job may still hold the old ones.
+
+        Returns False when Redis cannot be reached. The import is committed in PostgreSQL all the same,
+        and the stall check queues it once it has waited ``stalled_after_seconds``."""
         suffix = f"r{time.time_ns()}" if again else "c"
-        for n in range(self.jobs_per_import):
-            await self.pool.enqueue_job(
-                RUN_IMPORT,
-                import_id.hex,
-                _job_id=f"import:{import_id.hex}:{suffix}:{n}",
-                _queue_name=self.queue_name,
+        try:
+            for n in range(self.jobs_per_import):
+                await self.pool.enqueue_job(
+                    RUN_IMPORT,
+                    import_id.hex,
+                    _job_id=f"import:{import_id.hex}:{suffix}:{n}",
+                    _queue_name=self.queue_name,
+                )
+        except REDIS_UNAVAILABLE as exc:
+            logger.warning(
+                "import not queued: redis unavailable; the stall check queues it",
+                import_id=import_id.hex,
+                error=f"{type(exc).__name__}: {exc}",
             )
+            return False
+        return True
 
     async def depth(self) -> int:
         return int(await self.pool.zcard(self.queue_name))

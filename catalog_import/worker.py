@@ -1,4 +1,4 @@
-"""The arq worker: job functions, the periodic stall check, and the resources the jobs share."""
+"""The arq worker: job functions, the periodic stall check and purge, and the resources the jobs share."""
 
 from typing import Any
 
@@ -6,11 +6,18 @@ from arq import cron, func
 from arq.worker import Worker
 
 from catalog_import.committer.runner import RunnerOptions
-from catalog_import.committer.tasks import MAX_TRIES, WorkerRuntime, requeue_stalled, run_import
+from catalog_import.committer.tasks import (
+    MAX_TRIES,
+    WorkerRuntime,
+    requeue_stalled,
+    run_import,
+    stall_check_seconds,
+)
 from catalog_import.config import Settings
 from catalog_import.db import create_engine, create_session_factory
+from catalog_import.imports.tasks import PURGE_EVERY_MINUTES, purge_expired_imports
 from catalog_import.media.services import media_services
-from catalog_import.queue import ImportQueue, redis_settings
+from catalog_import.queue import ImportQueue, ReconnectingWorker, redis_settings
 
 
 def create_worker(settings: Settings, *, handle_signals: bool = True, burst: bool = False) -> Worker:
@@ -24,6 +31,7 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
             settings.redis_url, settings.queue_name, settings.commit_jobs_per_import
         )
         ctx["engine"] = engine
+        ctx["retention_days"] = settings.retention_days
         ctx["runtime"] = WorkerRuntime(
             session_factory=create_session_factory(engine),
             queue=queue,
@@ -39,9 +47,22 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
         if "engine" in ctx:
             await ctx["engine"].dispose()
 
-    return Worker(
+    return ReconnectingWorker(
         functions=[func(run_import, name="run_import", keep_result=0, max_tries=MAX_TRIES + 1)],
-        cron_jobs=[cron(requeue_stalled, second={0, 15, 30, 45}, keep_result=0, run_at_startup=True)],
+        cron_jobs=[
+            cron(
+                requeue_stalled,
+                second=stall_check_seconds(settings.stalled_after_seconds),
+                keep_result=0,
+                run_at_startup=True,
+            ),
+            cron(
+                purge_expired_imports,
+                minute=set(range(0, 60, PURGE_EVERY_MINUTES)),
+                keep_result=0,
+                run_at_startup=True,
+            ),
+        ],
         redis_settings=redis_settings(settings.redis_url),
         queue_name=settings.queue_name,
         max_jobs=settings.worker_max_jobs,

@@ -7,11 +7,11 @@ from typing import Any
 
 import structlog
 from arq import Retry
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog_import.committer.repository import CommitRepository
 from catalog_import.committer.runner import ImportRunner, RunnerOptions, abandon_import
+from catalog_import.db import database_unavailable
 from catalog_import.media.services import MediaServices
 from catalog_import.queue import ImportQueue
 
@@ -32,10 +32,9 @@ class WorkerRuntime:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Infrastructure errors (the database or the network gone for a moment), as opposed to bugs."""
-    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    """Infrastructure errors (the database or the network gone for a moment, a server restarting or
+    shutting down), as opposed to bugs."""
+    return database_unavailable(exc)
 
 
 async def run_import(ctx: dict[str, Any], import_id_hex: str) -> bool:
@@ -63,12 +62,27 @@ async def run_import(ctx: dict[str, Any], import_id_hex: str) -> bool:
         raise Retry(defer=min(2**job_try, 30)) from exc
 
 
+def stall_check_seconds(stalled_after_seconds: int) -> set[int]:
+    """The seconds of each minute at which the stall check runs: every 15 s, or more often for a short
+    stall period (three times per period, at most once a second), so that a dead worker's import waits
+    little more than ``stalled_after_seconds`` to be queued again."""
+    every = max(1, min(15, stalled_after_seconds // 3))
+    return set(range(0, 60, every))
+
+
 async def requeue_stalled(ctx: dict[str, Any]) -> int:
     """Queue again the imports that are importing but on which nobody made progress lately (a lost
     queue entry, a killed worker)."""
     runtime: WorkerRuntime = ctx["runtime"]
-    async with runtime.session_factory() as session:
-        stalled = await CommitRepository(session).stalled(runtime.stalled_after_seconds)
+    try:
+        async with runtime.session_factory() as session:
+            stalled = await CommitRepository(session).stalled(runtime.stalled_after_seconds)
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        # The next check, a few seconds on, looks again.
+        logger.warning("stall check skipped: database unavailable", error=str(exc))
+        return 0
     for import_id in stalled:
         logger.warning("stalled import queued again", import_id=import_id.hex)
         await runtime.queue.enqueue_import(import_id, again=True)

@@ -1,0 +1,205 @@
+"""A worker process killed with SIGKILL in the middle of a commit — half-way through a batch, while a media
+download hangs, between two levels — loses nothing and writes nothing twice: the stall check hands the
+import to another worker (or to the same one, restarted), which finishes it with exact totals.
+
+Where the worker is when it dies is not left to timing: the test holds a lock the worker must wait for (a
+category row a batch's products link to; the staged records of the next level), or a media server stalls
+a download, and the worker is killed once PostgreSQL or the server shows it waiting there."""
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catalog_import.config import Settings
+from tests.factories import Api, product
+from tests.faults.conftest import WorkerFactory
+from tests.faults.support import Database, Locker, eventually, wait_until_done
+from tests.media.servers import LoopbackServer, Reply
+
+pytestmark = pytest.mark.faults
+
+FAULT_LINE = "Fault line"
+LOCK_CATEGORY = "SELECT id FROM categories WHERE name = $1 AND parent_id IS NULL FOR UPDATE"
+# KEY SHARE lets the worker prepare the import (it updates the records' levels, no key column) but keeps
+# it from claiming them (FOR UPDATE SKIP LOCKED passes them over).
+LOCK_PRODUCT_RECORDS = (
+    "SELECT record_id FROM import_records WHERE import_id = $1 AND entity = 'product' FOR KEY SHARE"
+)
+
+
+def numbered(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}-{n:03d}" for n in range(count)]
+
+
+def stall_checked(worker: Any, import_id: str) -> bool:
+    return bool(worker.logged("stalled import queued again", import_id=uuid.UUID(import_id).hex))
+
+
+async def assert_written_once(database: Database, prefix: str, count: int) -> None:
+    """Every product of the import in the catalog, once, with its one price and its tax."""
+    assert await database.product_numbers(f"{prefix}-") == numbered(prefix, count)
+    like = f"{prefix}-%"
+    join = "product_prices pp JOIN products p ON p.id = pp.product_id"
+    assert await database.count(join, "p.product_number LIKE $1", like) == count
+    assert await database.count("taxes", "name = 'Standard rate'") == 1
+
+
+async def test_killed_mid_batch(
+    fault_api: Api, fault_settings: Settings, start_worker: WorkerFactory, database: Database
+) -> None:
+    api = fault_api
+    await api.import_records({"categories": [{"name": FAULT_LINE}]})
+    first = await start_worker(fault_settings)
+    import_id = await api.start("killed mid-batch")
+    # Products 30 to 39, the fourth batch of the level, link to the category the test keeps locked.
+    linked = [{"path": [FAULT_LINE]}]
+    body = {
+        "products": [
+            product(number, **({"categories": linked} if 30 <= n < 40 else {}))
+            for n, number in enumerate(numbered("KB", 60))
+        ]
+    }
+    assert not (await api.push(import_id, body))["containsErrors"]
+    locker = await Locker.open(database.url)
+    try:
+        assert await locker.lock(LOCK_CATEGORY, FAULT_LINE) == 1
+        await api.commit(import_id)
+        await eventually(lambda: database.waiting_for(locker), "a batch waiting for the locked category")
+        # Three batches are committed; the fourth is claimed, half-written and waiting.
+        assert await database.product_numbers("KB-") == numbered("KB", 30)
+        second = await start_worker(fault_settings)
+        first.kill()
+    finally:
+        await locker.release()
+    assert (await api.status(import_id))["status"] == "importing"
+
+    status = await wait_until_done(api, import_id)
+
+    assert status["totals"] == {
+        "product": 60,
+        "media": 0,
+        "category": 0,
+        "tax": 1,
+        "total": 61,
+        "failures": 0,
+    }
+    assert status["failures"] == []
+    assert status["progress"]["processed"] == status["progress"]["total"] == 61
+    await assert_written_once(database, "KB", 60)
+    link = "product_categories pc JOIN categories c ON c.id = pc.category_id"
+    assert await database.count(link, "c.name = $1", FAULT_LINE) == 10
+    assert stall_checked(second, import_id)
+
+
+async def test_killed_mid_download_and_restarted(
+    fault_api: Api,
+    fault_settings: Settings,
+    start_worker: WorkerFactory,
+    database: Database,
+    media_dir: Path,
+) -> None:
+    api = fault_api
+    with LoopbackServer() as server:
+        slow_body = server.png("/slow.png", side=64)
+        slow = server.serve("/slow.png", Reply(body=slow_body, stall_after=len(slow_body) // 3))
+        urls = [slow, *(server.image(f"/quick-{n}.png") for n in range(1, 5))]
+        worker = await start_worker(fault_settings)
+        import_id = await api.start("killed mid-download")
+        body = {"products": [product(f"KD-{n:03d}", media=[{"url": url}]) for n, url in enumerate(urls)]}
+        assert not (await api.push(import_id, body))["containsErrors"]
+        await api.commit(import_id)
+
+        def partial_files() -> list[Path]:
+            return sorted((media_dir / "tmp").glob(f"{worker.pid}-*.part"))
+
+        # The batch of the tax and the five media is open, one download hanging half-way.
+        await eventually(lambda: server.stalling.is_set() and partial_files(), "the download to stall")
+        left_behind = partial_files()
+        worker.kill()
+        assert all(path.exists() for path in left_behind)
+        assert await database.count("media", "source_url = ANY($1)", urls) == 0
+        server.serve("/slow.png", Reply(body=slow_body))
+        server.release()
+
+        restarted = await start_worker(fault_settings)
+        # The restarted worker removed what the killed one left half-downloaded.
+        assert not any(path.exists() for path in left_behind)
+        status = await wait_until_done(api, import_id)
+
+        assert status["totals"] == {
+            "product": 5,
+            "media": 5,
+            "category": 0,
+            "tax": 1,
+            "total": 11,
+            "failures": 0,
+        }
+        assert status["failures"] == []
+        await assert_written_once(database, "KD", 5)
+        for url in urls:
+            assert await database.count("media", "source_url = $1", url) == 1
+        link = "product_media pm JOIN media m ON m.id = pm.media_id"
+        assert await database.count(link, "m.source_url = ANY($1)", urls) == 5
+        (view,) = (await api.product("KD-000"))["media"]
+        assert view["size"] == len(slow_body)
+        assert (await api.client.get(view["url"])).content == slow_body
+        # Downloaded once by the killed worker (half-way) and once by the restarted one.
+        assert server.requests("/slow.png") == 2
+        assert sorted((media_dir / "tmp").glob("*.part")) == []
+        assert stall_checked(restarted, import_id)
+
+
+async def test_killed_between_levels(
+    fault_api: Api, fault_settings: Settings, start_worker: WorkerFactory, database: Database
+) -> None:
+    api = fault_api
+    first = await start_worker(fault_settings)
+    import_id = await api.start("killed between levels")
+    shelves = [f"Shelf {n}" for n in range(5)]
+    body = {
+        "categories": [{"name": "Levels"}, *({"name": s, "parent": ["Levels"]} for s in shelves)],
+        "products": [
+            product(number, categories=[{"path": ["Levels", shelves[n % 5]]}])
+            for n, number in enumerate(numbered("KL", 40))
+        ],
+    }
+    assert not (await api.push(import_id, body))["containsErrors"]
+    locker = await Locker.open(database.url)
+    try:
+        assert await locker.lock(LOCK_PRODUCT_RECORDS, uuid.UUID(import_id)) == 40
+        await api.commit(import_id)
+        # Levels 2 (the root category) and 1 (the shelves, the tax) are written; level 0 (the products) is
+        # not started, its records are all held by the test.
+        between = {("category", "written"): 6, ("tax", "written"): 1, ("product", "pending"): 40}
+        await eventually(
+            lambda: _states_are(database, import_id, between), "the worker to reach the last level"
+        )
+        assert await database.product_numbers("KL-") == []
+        second = await start_worker(fault_settings)
+        first.kill()
+    finally:
+        await locker.release()
+
+    status = await wait_until_done(api, import_id)
+
+    assert status["totals"] == {
+        "product": 40,
+        "media": 0,
+        "category": 6,
+        "tax": 1,
+        "total": 47,
+        "failures": 0,
+    }
+    assert status["failures"] == []
+    assert status["progress"] == {"total": 47, "processed": 47, "level": None, "levels": 3}
+    await assert_written_once(database, "KL", 40)
+    assert await database.count("categories", "path[1] = 'Levels'") == 6
+    link = "product_categories pc JOIN products p ON p.id = pc.product_id"
+    assert await database.count(link, "p.product_number LIKE 'KL-%'") == 40
+    assert stall_checked(second, import_id)
+
+
+async def _states_are(database: Database, import_id: str, expected: dict[tuple[str, str], int]) -> bool:
+    return await database.record_states(import_id) == expected
