@@ -61,6 +61,8 @@ class Import(Base):
         UniqueConstraint("integration_id", "idempotency_key"),
         Index("ix_imports_integration_id_id", "integration_id", "id"),
         Index("ix_imports_status_heartbeat_at", "status", "heartbeat_at"),
+        # Finished imports past the retention period are found by this one.
+        Index("ix_imports_status_end_time", "status", "end_time"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -73,6 +75,8 @@ class Import(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     # Ordinal of the last push (record, record/delete, record/unassign) in this import.
     batch_count: Mapped[int] = mapped_column(Integer, default=0)
+    # When the last push arrived; an import never committed is purged once it has been idle too long.
+    last_push_at: Mapped[datetime | None]
     start_time: Mapped[datetime] = created_at_column()
     commit_time: Mapped[datetime | None]
     end_time: Mapped[datetime | None]
