@@ -1,4 +1,4 @@
-"""The ``catalog-import`` command: serve, worker, migrate, integration create."""
+"""The ``catalog-import`` command: serve, worker, migrate, purge, integration create."""
 
 import asyncio
 import json
@@ -50,13 +50,33 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve this worker's Prometheus metrics at /metrics on this port; "
+            "default: CATALOG_IMPORT_WORKER_METRICS_PORT, else not served.",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str | None,
+        typer.Option(help="Address of the metrics server; default: CATALOG_IMPORT_WORKER_METRICS_HOST."),
+    ] = None,
+) -> None:
     """Run an import worker. Start as many as the load needs."""
+    from catalog_import.metrics import serve_worker_metrics
     from catalog_import.worker import create_worker
 
     with runtime_settings(load_settings()) as settings:
         assert settings.database_url
         upgrade(settings.database_url)
+        port = metrics_port or settings.worker_metrics_port
+        host = metrics_host or settings.worker_metrics_host
+        metrics_server = serve_worker_metrics(host, port) if port is not None else None
+        if metrics_server is not None:
+            logger.info("serving worker metrics", url=f"http://{host}:{port}/metrics")
 
         async def main() -> None:
             import_worker = create_worker(settings)
@@ -70,7 +90,12 @@ def worker() -> None:
             finally:
                 await import_worker.close()
 
-        asyncio.run(main())
+        try:
+            asyncio.run(main())
+        finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
+                metrics_server.server_close()
 
 
 @app.command()
@@ -80,6 +105,36 @@ def migrate() -> None:
         assert settings.database_url
         upgrade(settings.database_url)
         typer.echo("database schema is up to date")
+
+
+@app.command()
+def purge(
+    older_than_days: Annotated[
+        int | None,
+        typer.Option(min=1, help="Retention period in days; default: CATALOG_IMPORT_RETENTION_DAYS."),
+    ] = None,
+) -> None:
+    """Purge imports past the retention period once (workers do so every ten minutes)."""
+    from catalog_import.imports.retention import PurgeResult, purge_expired
+
+    with runtime_settings(load_settings()) as settings:
+        assert settings.database_url
+        upgrade(settings.database_url)
+        days = older_than_days or settings.retention_days
+
+        async def run() -> PurgeResult:
+            assert settings.database_url
+            engine = create_engine(settings.database_url, pool_size=1)
+            try:
+                return await purge_expired(create_session_factory(engine), days)
+            finally:
+                await engine.dispose()
+
+        result = asyncio.run(run())
+    typer.echo(
+        f"purged {result.imports} imports older than {days} days ({result.records} staged records; "
+        f"{result.idle_cancelled} idle imports cancelled)"
+    )
 
 
 @integration_app.command("create")

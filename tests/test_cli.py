@@ -1,4 +1,4 @@
-"""The `catalog-import` command: integrations, migrations, the OpenAPI document, and `serve` as a real
+"""The `catalog-import` command: integrations, migrations, purge, the OpenAPI document, and `serve` as a real
 process (API plus its in-process worker) over loopback HTTP."""
 
 import asyncio
@@ -13,13 +13,15 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from catalog_import.app import openapi_document
 from catalog_import.cli import app
 from catalog_import.config import Settings
 from catalog_import.embedded import free_port
-from tests.factories import product
+from tests.factories import Api, assert_error, product
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,6 +77,30 @@ class TestMigrate:
         assert "up to date" in result.stdout
 
 
+class TestPurge:
+    async def test_purges_the_imports_past_the_period_once(self, settings: Settings, api: Api) -> None:
+        old = await api.start()
+        await api.push(old, {"products": [product("PURGED-1")]})
+        recent = await api.start()
+        async with api.session_factory() as session, session.begin():
+            await session.execute(
+                text(
+                    "UPDATE imports SET start_time = now() - interval '3 days', "
+                    "last_push_at = now() - interval '3 days' WHERE id = :id"
+                ),
+                {"id": old},
+            )
+
+        result = await asyncio.to_thread(
+            CliRunner().invoke, app, ["purge", "--older-than-days", "2"], env=cli_env(settings)
+        )
+
+        assert result.exit_code == 0, result.output
+        assert "purged 1 imports older than 2 days (2 staged records" in result.stdout
+        assert_error(await api.get(f"/api/import/{old}/status"), 404, "IMPORT_NOT_FOUND")
+        assert (await api.status(recent))["status"] == "started"
+
+
 class TestOpenApi:
     def test_committed_document_matches_the_app(self) -> None:
         committed = (ROOT / "openapi" / "openapi.json").read_text()
@@ -101,6 +127,8 @@ class TestServe:
             **cli_env(settings),
             "CATALOG_IMPORT_BOOTSTRAP_CLIENT_ID": "serve-test",
             "CATALOG_IMPORT_BOOTSTRAP_CLIENT_SECRET": "serve-test-secret",
+            # A queue of its own: its worker takes only the import of this test.
+            "CATALOG_IMPORT_QUEUE_NAME": f"{settings.queue_name}-serve",
         }
         log = (tmp_path / "serve.log").open("wb")
         process = subprocess.Popen(
@@ -113,6 +141,7 @@ class TestServe:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
                 await wait_for_health(client, process, tmp_path / "serve.log")
                 status = await import_one_product(client)
+                metrics = await client.get("/metrics")
         finally:
             process.terminate()
             process.wait(timeout=20)
@@ -120,9 +149,70 @@ class TestServe:
 
         assert status["status"] == "done"
         assert status["totals"]["product"] == 1
+        # The API and its worker share the process, and so their metrics.
+        assert metrics.status_code == 200
+        written = {"entity": "product", "operation": "upsert", "state": "written"}
+        assert sample(metrics.text, "catalog_import_records_committed_total", written) == 1
         # uvicorn shuts down gracefully, then exits by the signal it was sent.
         assert process.returncode in (0, -signal.SIGTERM), (tmp_path / "serve.log").read_text()
         assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()
+
+
+@pytest.mark.workers
+class TestWorker:
+    async def test_serves_its_metrics_on_the_port_asked_for(self, settings: Settings, tmp_path: Path) -> None:
+        port = free_port()
+        log_path = tmp_path / "worker.log"
+        log = log_path.open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "catalog_import", "worker", "--metrics-port", str(port)],
+            env={**os.environ, **cli_env(settings)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+                response = await wait_for_metrics(client, process, log_path)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+            log.close()
+
+        assert response.headers["content-type"].startswith("text/plain")
+        families = {family.name for family in text_string_to_metric_families(response.text)}
+        assert {
+            "catalog_import_records_committed",
+            "catalog_import_batch_duration_seconds",
+            "catalog_import_media_downloads",
+            "process_cpu_seconds",
+        } <= families
+        # Read from Redis and the database by the API's /metrics, not by every worker.
+        assert "catalog_import_queue_depth" not in families
+        assert f"http://127.0.0.1:{port}/metrics" in log_path.read_text()
+
+
+def sample(exposition: str, name: str, labels: dict[str, str]) -> float | None:
+    for family in text_string_to_metric_families(exposition):
+        for found in family.samples:
+            if found.name == name and found.labels == labels:
+                return found.value
+    return None
+
+
+async def wait_for_metrics(
+    client: httpx.AsyncClient, process: subprocess.Popen[bytes], log: Path
+) -> httpx.Response:
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, log.read_text()
+        try:
+            response = await client.get("/metrics")
+            if response.status_code == 200:
+                return response
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, log.read_text()
+        await asyncio.sleep(0.2)
 
 
 async def wait_for_health(client: httpx.AsyncClient, process: subprocess.Popen[bytes], log: Path) -> None:

@@ -55,7 +55,7 @@ class ImportRepository:
         batch = await self.session.scalar(
             update(Import)
             .where(Import.id == import_id)
-            .values(batch_count=Import.batch_count + 1)
+            .values(batch_count=Import.batch_count + 1, last_push_at=func.now())
             .returning(Import.batch_count)
         )
         assert batch is not None
@@ -70,6 +70,11 @@ class ImportRepository:
         if after is not None:
             statement = statement.where(Import.id < after)
         return (await self.session.scalars(statement.order_by(Import.id.desc()).limit(limit))).all()
+
+    async def count_by_status(self) -> dict[str, int]:
+        """How many imports of all integrations are in each status (statuses without any left out)."""
+        rows = await self.session.execute(select(Import.status, func.count()).group_by(Import.status))
+        return {str(status): int(count) for status, count in rows}
 
     async def mark_committed(self, import_id: uuid.UUID) -> None:
         await self.session.execute(

@@ -17,6 +17,7 @@ import structlog
 from catalog_import.media.addresses import AddressPolicy, ForbiddenAddress, GuardedTransport
 from catalog_import.media.sniff import sniff
 from catalog_import.media.storage import MediaStorage
+from catalog_import.metrics import MediaDownloadMeter
 
 logger = structlog.get_logger(__name__)
 
@@ -81,20 +82,32 @@ class Downloader:
         await self._client.aclose()
 
     async def fetch(self, url: str) -> StoredFile:
-        """Download ``url`` into storage; raise DownloadError with the reason otherwise."""
-        if urlsplit(url).scheme.lower() not in ("http", "https"):
-            raise DownloadError("MEDIA_URL_FORBIDDEN", f"Media {url} is not an http or https URL")
-        async with self._limit:
-            for attempt in range(self.options.retries + 1):
-                try:
-                    return await self._fetch_once(url)
-                except _Retryable as exc:
-                    if attempt == self.options.retries:
-                        raise DownloadError(
-                            "MEDIA_DOWNLOAD_FAILED", f"Media {url} could not be downloaded: {exc}"
-                        ) from exc
-                    logger.info("media download retried", url=url, attempt=attempt + 1, reason=str(exc))
-                    await asyncio.sleep(self.options.backoff_seconds * 2**attempt)
+        """Download ``url`` into storage; raise DownloadError with the reason otherwise. Every fetch is
+        counted in the metrics by its outcome (``ok`` or the problem code)."""
+        meter = MediaDownloadMeter()
+        try:
+            if urlsplit(url).scheme.lower() not in ("http", "https"):
+                raise DownloadError("MEDIA_URL_FORBIDDEN", f"Media {url} is not an http or https URL")
+            async with self._limit:
+                meter.start()
+                stored = await self._fetch_with_retries(url)
+        except DownloadError as exc:
+            meter.done(exc.code)
+            raise
+        meter.done("ok", stored.size)
+        return stored
+
+    async def _fetch_with_retries(self, url: str) -> StoredFile:
+        for attempt in range(self.options.retries + 1):
+            try:
+                return await self._fetch_once(url)
+            except _Retryable as exc:
+                if attempt == self.options.retries:
+                    raise DownloadError(
+                        "MEDIA_DOWNLOAD_FAILED", f"Media {url} could not be downloaded: {exc}"
+                    ) from exc
+                logger.info("media download retried", url=url, attempt=attempt + 1, reason=str(exc))
+                await asyncio.sleep(self.options.backoff_seconds * 2**attempt)
         raise AssertionError("unreachable")
 
     async def _fetch_once(self, url: str) -> StoredFile:
