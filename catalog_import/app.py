@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -20,9 +21,15 @@ from catalog_import.db import create_engine, create_session_factory
 from catalog_import.errors import install_error_handlers
 from catalog_import.health import router as health_router
 from catalog_import.imports import endpoints as import_endpoints
+from catalog_import.logs import AccessLogMiddleware
 from catalog_import.media import endpoints as media_endpoints
 from catalog_import.media.services import media_storage
+from catalog_import.metrics import AppMetrics, ScrapeTimeGauges
+from catalog_import.metrics import router as metrics_router
 from catalog_import.queue import ImportQueue
+from catalog_import.ratelimit import RateLimiter, parse_rate_limit
+from catalog_import.schemas import ErrorResponse
+from catalog_import.timeouts import RequestTimeoutMiddleware
 
 logger = structlog.get_logger(__name__)
 
@@ -30,6 +37,18 @@ DESCRIPTION = """\
 Push catalog records (taxes, categories, media, products) into an import session, let the server resolve
 natural keys into ids, and commit: workers write the catalog level by level, dependencies first, and
 report per-record failures with RFC 5424 severities."""
+
+
+# Answers any route may give under load or while a dependency is down; both carry Retry-After.
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorResponse,
+        "description": "SERVICE_UNAVAILABLE (the database is unreachable) or REQUEST_TIMEOUT",
+    }
+}
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorResponse, "description": "RATE_LIMITED: the integration is over its request rate"}
+}
 
 
 def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
@@ -60,7 +79,11 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         app.state.session_factory = session_factory
         app.state.queue = queue
         app.state.token_signer = TokenSigner(key, settings.token_ttl_seconds)
+        app.state.rate_limiter = RateLimiter(
+            settings.redis_url, parse_rate_limit(settings.rate_limit), f"{settings.queue_name}:rate"
+        )
         app.state.media_storage = media_storage(settings)
+        app.state.metrics = AppMetrics(ScrapeTimeGauges(queue, session_factory))
         worker_task = None
         worker = None
         if run_worker:
@@ -76,6 +99,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
                 await worker.close()
+            await app.state.rate_limiter.aclose()
             await queue.close()
             await engine.dispose()
 
@@ -90,10 +114,14 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     )
     install_error_handlers(app, authentication_error=authentication_error)
     app.include_router(health_router)
-    app.include_router(auth_endpoints.router)
-    app.include_router(import_endpoints.router)
-    app.include_router(catalog_endpoints.router)
-    app.include_router(media_endpoints.router)
+    app.include_router(auth_endpoints.router, responses=UNAVAILABLE)
+    app.include_router(import_endpoints.router, responses={**RATE_LIMITED, **UNAVAILABLE})
+    app.include_router(catalog_endpoints.router, responses={**RATE_LIMITED, **UNAVAILABLE})
+    app.include_router(media_endpoints.router, responses=UNAVAILABLE)
+    app.include_router(metrics_router)
+    app.add_middleware(RequestTimeoutMiddleware, timeout_seconds=settings.request_timeout_seconds)
+    # Added last, so outermost: its access line sees every answer, those of other middleware too.
+    app.add_middleware(AccessLogMiddleware)
     return app
 
 

@@ -6,6 +6,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from catalog_import.ratelimit import parse_rate_limit
+
 
 class Settings(BaseSettings):
     """Everything the API and the workers can be configured with."""
@@ -30,6 +32,13 @@ class Settings(BaseSettings):
     bootstrap_client_secret: SecretStr | None = None
 
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    rate_limit: str = Field(
+        default="1200/minute",
+        description="Requests per integration, e.g. 1200/minute or 50/second; off: no limit.",
+    )
+    request_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Longest time a request may take before it is answered 503."
+    )
     max_records_per_push: int = Field(default=1000, ge=1)
 
     commit_batch_size: int = Field(default=500, ge=1, le=10_000)
@@ -37,8 +46,22 @@ class Settings(BaseSettings):
         default=2, ge=1, le=64, description="Jobs queued per committed import; idle workers share them."
     )
     worker_max_jobs: int = Field(default=4, ge=1)
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port on which `catalog-import worker` serves its Prometheus metrics; unset: not served.",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="Address the worker's metrics server listens on."
+    )
     stalled_after_seconds: int = Field(
         default=60, ge=5, description="An importing import with no progress this long is queued again."
+    )
+    retention_days: int = Field(
+        default=7,
+        ge=1,
+        description="Days after which finished imports, and imports never committed and idle, are purged.",
     )
     queue_name: str = "catalog-import"
 
@@ -67,6 +90,12 @@ class Settings(BaseSettings):
         return (
             [host.strip() for host in value.split(",") if host.strip()] if isinstance(value, str) else value
         )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def valid_rate_limit(cls, value: str) -> str:
+        parse_rate_limit(value)  # raises ValueError with the reason
+        return value
 
     @property
     def media_path(self) -> Path:

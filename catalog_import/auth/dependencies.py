@@ -1,4 +1,5 @@
-"""The bearer-token dependency: every protected route gets the calling integration's id from it."""
+"""The bearer-token dependency: every protected route gets the calling integration's id from it, once
+the token is verified and the request counted against the integration's rate limit."""
 
 import uuid
 from typing import Annotated
@@ -9,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from catalog_import.auth.tokens import TokenSigner
 from catalog_import.errors import Unauthorized
+from catalog_import.ratelimit import RateLimiter
 
 bearer_scheme = HTTPBearer(auto_error=False, description="An access token from POST /api/oauth/token")
 
@@ -22,10 +24,21 @@ def current_integration_id(
     integration_id = signer.verify(credentials.credentials)
     if integration_id is None:
         raise Unauthorized("The access token is invalid or has expired")
+    # For the request's access log line.
+    request.state.integration_id = integration_id
     return integration_id
 
 
-IntegrationId = Annotated[uuid.UUID, Depends(current_integration_id)]
+async def rate_limited_integration_id(
+    request: Request, integration_id: Annotated[uuid.UUID, Depends(current_integration_id)]
+) -> uuid.UUID:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    await limiter.check(integration_id)
+    return integration_id
+
+
+IntegrationId = Annotated[uuid.UUID, Depends(rate_limited_integration_id)]
+"""The calling integration, authenticated and within its request rate."""
 
 
 def needs_integration(dependant: Dependant) -> bool:

@@ -6,6 +6,7 @@ records, so a runner killed at any moment loses nothing and nothing is written t
 rolls back, its records become claimable again, and whoever runs next resumes where it stopped."""
 
 import asyncio
+import random
 import time
 import uuid
 from collections import defaultdict
@@ -13,9 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from catalog_import import metrics
 from catalog_import.committer.failures import dependency_problems, record_failures, record_import_failure
 from catalog_import.committer.planner import prepare_import
 from catalog_import.committer.repository import CommitRepository
@@ -29,6 +31,15 @@ logger = structlog.get_logger(__name__)
 
 # Errors of the data in a batch: the batch is written again record by record to find the culprits.
 DATA_ERRORS = (IntegrityError, DataError)
+
+# SQLSTATEs of a transaction the database rolled back to resolve a conflict with another one: deadlock
+# detected, serialization failure.
+LOCK_CONFLICTS = {"40P01", "40001"}
+MAX_CONFLICTS_IN_A_ROW = 20
+
+
+def is_lock_conflict(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in LOCK_CONFLICTS
 
 
 @dataclass(frozen=True)
@@ -56,11 +67,29 @@ class ImportRunner:
 
     async def run(self) -> bool:
         """Work on the import until it is done. Returns True when this runner finished it."""
+        # Every log line of the run carries the import's id, the writers' and the downloader's too.
+        with structlog.contextvars.bound_contextvars(import_id=self.import_id.hex):
+            return await self._run()
+
+    async def _run(self) -> bool:
         async with self.session_factory() as session, session.begin():
             if not await prepare_import(session, self.import_id):
                 return False
+        conflicts = 0
         while True:
-            level, claimed = await self._write_next_batch()
+            try:
+                level, claimed = await self._write_next_batch()
+            except DBAPIError as exc:
+                conflicts += 1
+                if not is_lock_conflict(exc) or conflicts > MAX_CONFLICTS_IN_A_ROW:
+                    raise
+                # Another import updated the same rows in another order and the database chose this
+                # batch's transaction to break the deadlock: nothing of it was written, so it is claimed
+                # and written again after a short, randomised pause.
+                self.log.info("batch rolled back by a lock conflict; writing it again", error=str(exc))
+                await asyncio.sleep(random.uniform(0.01, 0.05) * conflicts)  # noqa: S311 (jitter)
+                continue
+            conflicts = 0
             if claimed:
                 await self._heartbeat()
                 continue
@@ -77,12 +106,15 @@ class ImportRunner:
     async def _write_next_batch(self) -> tuple[int | None, int]:
         """Claim and write one batch of the highest unsettled level: (that level, records claimed)."""
         context = WriteContext(media=self.media)
-        try:
-            return await self._write_batch(context)
-        finally:
-            # Whether the batch committed or not, files it stored or let go of that no media row uses
-            # (a failed download's neighbours, an undone nested media, a deleted one) are removed.
-            await self._release_unused_files(context.touched_files)
+        # Log lines while a batch is written carry its id and, once claimed, its level (``batch_level``).
+        with structlog.contextvars.bound_contextvars(batch_id=uuid.uuid4().hex[:12]):
+            try:
+                return await self._write_batch(context)
+            finally:
+                # Whether the batch committed or not, files it stored or let go of that no media row uses
+                # (a failed download's neighbours, an undone nested media, a deleted one) are removed.
+                await self._release_unused_files(context.touched_files)
+                structlog.contextvars.unbind_contextvars("batch_level")
 
     async def _write_batch(self, context: WriteContext) -> tuple[int | None, int]:
         async with self.session_factory() as session, session.begin():
@@ -93,6 +125,7 @@ class ImportRunner:
             claimed = await repository.claim(self.import_id, level, self.options.batch_size)
             if not claimed:
                 return level, 0
+            structlog.contextvars.bind_contextvars(batch_level=level)
             started = time.perf_counter()
             records = [record for _operation, record in claimed]
             entities = {r.record_id: r.entity for r in records}
@@ -118,12 +151,20 @@ class ImportRunner:
             await repository.mark_written([r.record_id for r in records if r.record_id not in not_written])
             self.log.debug(
                 "batch written",
-                level=level,
                 records=len(records),
                 failed=len(failed),
                 seconds=round(time.perf_counter() - started, 3),
             )
-            return level, len(records)
+
+        def state(record_id: int) -> str:
+            return "failed" if record_id in failed else "skipped" if record_id in not_written else "written"
+
+        # Counted once the batch's transaction has committed.
+        metrics.count_batch(
+            time.perf_counter() - started,
+            ((record.entity, operation, state(record.record_id)) for operation, record in claimed),
+        )
+        return level, len(records)
 
     async def _write_group(
         self,
