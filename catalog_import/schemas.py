@@ -8,6 +8,9 @@ from pydantic.alias_generators import to_camel
 
 T = TypeVar("T")
 
+NO_NUL = r"^[^\x00]*$"
+"""The pattern of strings that reach PostgreSQL, whose text cannot hold NUL (U+0000)."""
+
 Timestamp = Annotated[datetime, PlainSerializer(lambda value: value.isoformat(), return_type=str)]
 """ISO 8601 with the UTC offset written out (``+00:00``)."""
 

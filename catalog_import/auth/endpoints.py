@@ -57,6 +57,9 @@ async def read_token_request(request: Request) -> TokenRequest:
 async def issue_token(request: Request, session: Session) -> TokenResponse:
     """Exchange an integration's client id and secret for a short-lived bearer token."""
     body = await read_token_request(request)
+    if "\x00" in body.client_id:
+        # No client has such an id: PostgreSQL text cannot hold NUL, so it is not looked up.
+        raise service.InvalidClient()
     signer = request.app.state.token_signer
     token = await service.issue_token(session, signer, body.client_id, body.client_secret)
     return TokenResponse(access_token=token, expires_in=signer.ttl_seconds)

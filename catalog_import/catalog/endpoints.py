@@ -4,15 +4,18 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from pydantic import StringConstraints
 
 from catalog_import.auth.dependencies import IntegrationId
 from catalog_import.catalog import schemas, service
 from catalog_import.db import Session
-from catalog_import.schemas import ErrorResponse, Page
+from catalog_import.schemas import NO_NUL, ErrorResponse, Page
 
 router = APIRouter(prefix="/api/catalog", tags=["catalog"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
+# What a lookup is compared with: the catalog's text, which holds no NUL.
+Key = Annotated[str, StringConstraints(pattern=NO_NUL)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
@@ -32,7 +35,7 @@ async def get_product(
 async def list_products(
     session: Session,
     _: IntegrationId,
-    product_number: Annotated[str | None, Query(alias="productNumber")] = None,
+    product_number: Annotated[Key | None, Query(alias="productNumber")] = None,
     limit: Limit = 100,
     cursor: str | None = None,
 ) -> Page[schemas.ProductView]:
@@ -51,7 +54,7 @@ async def list_categories(
     session: Session,
     _: IntegrationId,
     path: Annotated[
-        list[str] | None, Query(description="The category's path, one name per parameter")
+        list[Key] | None, Query(description="The category's path, one name per parameter")
     ] = None,
     limit: Limit = 100,
     cursor: str | None = None,
@@ -70,7 +73,7 @@ async def get_media(
 async def list_media(
     session: Session,
     _: IntegrationId,
-    url: Annotated[str | None, Query(description="Media imported from this source URL")] = None,
+    url: Annotated[Key | None, Query(description="Media imported from this source URL")] = None,
     limit: Limit = 100,
     cursor: str | None = None,
 ) -> Page[schemas.MediaView]:

@@ -14,7 +14,7 @@ from catalog_import.imports.body import read_json_body
 from catalog_import.imports.records import DeleteBatch, RecordBatch, UnassignBatch
 from catalog_import.models import ImportStatus
 from catalog_import.problems import Severity
-from catalog_import.schemas import ErrorResponse, Page
+from catalog_import.schemas import NO_NUL, ErrorResponse, Page
 
 router = APIRouter(prefix="/api/import", tags=["import"])
 
@@ -24,11 +24,27 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorResponse} for code in sorted({401, 422, *codes})}
 
 
+def inline_definitions(node: Any, definitions: dict[str, Any]) -> Any:
+    """``node`` with every ``{"$ref": "#/$defs/Name"}`` replaced by that definition and ``$defs`` dropped.
+    Inside an OpenAPI document ``#/$defs/…`` would point at the document's root, where nothing is."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return inline_definitions(definitions[ref.removeprefix("#/$defs/")], definitions)
+        return {key: inline_definitions(value, definitions) for key, value in node.items() if key != "$defs"}
+    if isinstance(node, list):
+        return [inline_definitions(value, definitions) for value in node]
+    return node
+
+
 def json_body(model: type[Any]) -> dict[str, Any]:
+    """A request body documented by ``model``'s JSON Schema, self-contained (the record models do not
+    refer to themselves)."""
+    schema = model.model_json_schema(by_alias=True)
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema(by_alias=True)}},
+            "content": {"application/json": {"schema": inline_definitions(schema, schema.get("$defs", {}))}},
         }
     }
 
@@ -44,7 +60,7 @@ async def start_import(
     config: schemas.ImportConfig,
     session: Session,
     integration_id: IntegrationId,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=255, pattern=NO_NUL)] = None,
 ) -> schemas.ImportOut:
     """Start an import session. A repeated start with the same ``Idempotency-Key`` returns the same import."""
     import_ = await service.start_import(session, integration_id, config, idempotency_key)

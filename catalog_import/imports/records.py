@@ -28,6 +28,33 @@ def no_control_characters(value: str) -> str:
     return value
 
 
+def no_nul(value: str) -> str:
+    """PostgreSQL text and jsonb cannot hold NUL (U+0000)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of objects and lists accepted in free-form JSON fields (``customFields``)."""
+
+
+def plain_json(value: Any) -> Any:
+    """A free-form JSON value nested at most ``MAX_JSON_DEPTH`` deep whose strings, keys included, hold no
+    NUL (see ``no_nul``); walked without recursion."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            no_nul(item)
+        elif isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"must not be nested more than {MAX_JSON_DEPTH} levels deep")
+            children = [*item, *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return value
+
+
 def integer_or_numeric_string(value: Any) -> Any:
     """Stock may come as ``"100"``; accept digit strings, and nothing fractional."""
     if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
@@ -38,8 +65,12 @@ def integer_or_numeric_string(value: Any) -> Any:
 
 
 Name = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(no_control_characters)]
-Text = Annotated[str, Field(max_length=65_535)]
-Url = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*://")]
+Text = Annotated[str, Field(max_length=65_535), AfterValidator(no_nul)]
+Url = Annotated[
+    str,
+    Field(min_length=1, max_length=2048, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*://"),
+    AfterValidator(no_nul),
+]
 Stock = Annotated[int, BeforeValidator(integer_or_numeric_string), Field(ge=-(2**31), le=2**31 - 1)]
 Money = Annotated[
     Decimal, Field(ge=0, le=Decimal("1e15"), max_digits=20, decimal_places=4, allow_inf_nan=False)
@@ -165,7 +196,7 @@ class MediaRecord(MediaFields):
 class ProductRecord(Strict):
     id: Id | None = None
     product_number: Name | None = Field(default=None, alias="productNumber")
-    name: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(no_nul)] | None = None
     description: Text | None = None
     active: StrictBool | None = None
     stock: Stock | None = None
@@ -173,7 +204,9 @@ class ProductRecord(Strict):
     prices: Annotated[list[Price], Field(max_length=200)] | None = None
     categories: Annotated[list[CategoryRef], Field(max_length=1000)] | None = None
     media: Annotated[list[ProductMediaRef], Field(max_length=1000)] | None = None
-    custom_fields: dict[str, Any] | None = Field(default=None, alias="customFields")
+    custom_fields: Annotated[dict[str, Any], AfterValidator(plain_json)] | None = Field(
+        default=None, alias="customFields"
+    )
     # Not handled by this version of the server: refused with UNSUPPORTED_FIELD rather than dropped.
     properties: Any = None
     variants: Any = None
@@ -240,7 +273,7 @@ class DeleteBatch(Strict):
 
 class MediaUnassignRef(Strict):
     id: Id | None = None
-    filename: str | None = None
+    filename: Annotated[str, AfterValidator(no_nul)] | None = None
     url: Url | None = None
 
     @model_validator(mode="after")

@@ -6,7 +6,7 @@ from pydantic import ConfigDict, Field, HttpUrl
 
 from catalog_import.ids import Id
 from catalog_import.models import ImportStatus
-from catalog_import.schemas import ApiModel, Timestamp
+from catalog_import.schemas import NO_NUL, ApiModel, Timestamp
 
 SeverityName = Literal["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"]
 
@@ -17,7 +17,9 @@ class ImportConfig(ApiModel):
     # Only the camelCase names of the contract are accepted; anything else is an unknown field.
     model_config = ConfigDict(extra="forbid", populate_by_name=False)
 
-    name: Annotated[str, Field(min_length=1, max_length=255, examples=["product-import-20260712"])]
+    name: Annotated[
+        str, Field(min_length=1, max_length=255, pattern=NO_NUL, examples=["product-import-20260712"])
+    ]
     error_webhook_url: Annotated[HttpUrl, Field(max_length=2048)] | None = None
     status_webhook_url: Annotated[HttpUrl, Field(max_length=2048)] | None = None
     defer_references: bool = False

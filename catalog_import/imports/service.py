@@ -27,7 +27,8 @@ from catalog_import.imports.records import (
     TaxRecord,
 )
 from catalog_import.imports.repository import ImportRepository, RecordCounts
-from catalog_import.models import Import, ImportFailure, ImportStatus
+from catalog_import.metrics import count_pushed
+from catalog_import.models import Import, ImportFailure, ImportStatus, Operation
 from catalog_import.pagination import encode_cursor, id_after, number_after
 from catalog_import.problems import Problem, Severity, error
 from catalog_import.resolvers.lookups import Lookups
@@ -144,13 +145,11 @@ def body_location(loc: tuple[int | str, ...], data: Any, *, missing: bool) -> li
 
 def validation_problems(exc: ValidationError, path: str, data: Any) -> list[Problem]:
     """One ``INVALID_FIELD`` per validation error of ``data`` (the part of the body at ``path``)."""
-    problems = []
+    problems: dict[Problem, None] = {}  # ordered and without repeats
     for err in exc.errors():
         location = ".".join(body_location(err["loc"], data, missing=err["type"] == "missing"))
-        problem = error("INVALID_FIELD", err["msg"], f"{path}.{location}" if location else path)
-        if problem not in problems:
-            problems.append(problem)
-    return problems
+        problems.setdefault(error("INVALID_FIELD", err["msg"], f"{path}.{location}" if location else path))
+    return list(problems)
 
 
 async def _push(
@@ -161,6 +160,7 @@ async def _push(
     max_records: int,
     plan: Callable[[Flattener, list[tuple[str, Any]]], list[Step]],
     allowed: Collection[str],
+    operation: Operation,
 ) -> schemas.PushResult:
     """The steps every push shares: check the import, read the body, stage what is valid."""
     import_ = await get_import(session, integration_id, import_id)
@@ -191,6 +191,7 @@ async def _push(
                 record.root = record.root or previous.root
             staged[key] = record
     await repository.stage(import_id, batch, list(staged.values()))
+    count_pushed(operation.value, ((outcome.entity, outcome.rejected) for outcome in outcomes))
     return push_result(batch, outcomes)
 
 
@@ -311,7 +312,9 @@ async def push_records(
     max_records: int,
 ) -> schemas.PushResult:
     allowed = [*RECORD_COLLECTIONS, "extensions"]
-    return await _push(session, integration_id, import_id, read_body, max_records, _record_steps, allowed)
+    return await _push(
+        session, integration_id, import_id, read_body, max_records, _record_steps, allowed, Operation.UPSERT
+    )
 
 
 async def push_deletes(
@@ -322,7 +325,9 @@ async def push_deletes(
     max_records: int,
 ) -> schemas.PushResult:
     allowed = [*DELETE_COLLECTIONS, "extensions"]
-    return await _push(session, integration_id, import_id, read_body, max_records, _delete_steps, allowed)
+    return await _push(
+        session, integration_id, import_id, read_body, max_records, _delete_steps, allowed, Operation.DELETE
+    )
 
 
 async def push_unassigns(
@@ -333,7 +338,14 @@ async def push_unassigns(
     max_records: int,
 ) -> schemas.PushResult:
     return await _push(
-        session, integration_id, import_id, read_body, max_records, _unassign_steps, ["products"]
+        session,
+        integration_id,
+        import_id,
+        read_body,
+        max_records,
+        _unassign_steps,
+        ["products"],
+        Operation.UNASSIGN,
     )
 
 

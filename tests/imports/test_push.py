@@ -473,6 +473,30 @@ class TestFieldValidation:
 
         assert codes_at(record) == [("INVALID_FIELD", "products.0.stock")]
 
+    async def test_custom_fields_nested_too_deep(self, api: Api) -> None:
+        deep: Any = "bottom"
+        for _ in range(40):
+            deep = {"inner": deep}
+        shallow: Any = "bottom"
+        for _ in range(20):
+            shallow = [shallow]
+
+        records = (
+            await api.push(
+                await api.start(),
+                {
+                    "products": [
+                        product("DEEP", customFields=deep),
+                        product("OK", customFields={"x": shallow}),
+                    ]
+                },
+            )
+        )["records"]
+
+        assert codes_at(records[0]) == [("INVALID_FIELD", "products.0.customFields")]
+        assert "nested" in records[0]["errors"][0]["message"]
+        assert_staged(records[1], "create")
+
     async def test_numeric_string_stock_is_accepted(self, api: Api) -> None:
         await api.import_records({"products": [product("P1", stock="100"), product("P2", stock=7)]})
 
