@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis.asyncio
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -136,6 +137,21 @@ async def clean_tables(engine: AsyncEngine) -> AsyncIterator[None]:
     yield
     async with engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+
+
+@pytest.fixture(autouse=True)
+async def empty_queue(settings: Settings) -> AsyncIterator[None]:
+    """Drop the jobs a test's commits queued: their imports are gone with the tables, and a worker started
+    by a later test would otherwise work through them first."""
+    yield
+    assert settings.redis_url
+    client = redis.asyncio.Redis.from_url(settings.redis_url)
+    try:
+        queued = await client.zrange(settings.queue_name, 0, -1)
+        if queued:
+            await client.delete(settings.queue_name, *(b"arq:job:" + job for job in queued))
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture

@@ -31,18 +31,12 @@ SOURCE_UP = "catalog_import_metrics_source_up"
 
 @pytest.fixture
 async def queue(settings: Settings) -> AsyncIterator[ImportQueue]:
-    """A connection to the tests' import queue, to look into it. The jobs that the test's commits queue are
-    taken out again at the end: no worker of a later test should find them."""
+    """A connection to the tests' import queue, to look into it."""
     assert settings.redis_url
     queue = await ImportQueue.connect(
         settings.redis_url, settings.queue_name, settings.commit_jobs_per_import
     )
-    waiting = set(await queue.pool.zrange(queue.queue_name, 0, -1))
     yield queue
-    queued = [job for job in await queue.pool.zrange(queue.queue_name, 0, -1) if job not in waiting]
-    if queued:
-        await queue.pool.zrem(queue.queue_name, *queued)
-        await queue.pool.delete(*(b"arq:job:" + job for job in queued))
     await queue.close()
 
 
