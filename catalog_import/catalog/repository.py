@@ -15,7 +15,11 @@ from catalog_import.models import (
     Product,
     ProductCategory,
     ProductMedia,
+    ProductOption,
     ProductPrice,
+    ProductProperty,
+    PropertyGroup,
+    PropertyOption,
     Tax,
 )
 from catalog_import.resolvers.category import path_key
@@ -71,6 +75,19 @@ class CatalogRepository:
             .join(Media, Media.id == ProductMedia.media_id)
             .where(ProductMedia.product_id.in_(product_ids))
             .order_by(ProductMedia.product_id, ProductMedia.position, Media.id)
+        )
+        return group_by_first(result.all())
+
+    async def linked_options(
+        self, links: type[ProductProperty] | type[ProductOption], product_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[Any]]:
+        """(product id, group name, option name) of the properties or variant options of products."""
+        result = await self.session.execute(
+            select(links.product_id, PropertyGroup.name, PropertyOption.name)
+            .join(PropertyOption, PropertyOption.id == links.option_id)
+            .join(PropertyGroup, PropertyGroup.id == PropertyOption.group_id)
+            .where(links.product_id.in_(product_ids))
+            .order_by(links.product_id, PropertyGroup.name, PropertyOption.name)
         )
         return group_by_first(result.all())
 

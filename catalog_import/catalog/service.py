@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_import.catalog import schemas
 from catalog_import.catalog.repository import CatalogRepository
 from catalog_import.errors import NotFound
-from catalog_import.models import Media, Product
+from catalog_import.models import Media, Product, ProductOption, ProductProperty
 from catalog_import.pagination import encode_cursor, id_after
 from catalog_import.schemas import Page
 
@@ -38,6 +38,8 @@ async def product_views(session: AsyncSession, products: Sequence[Product]) -> l
     categories = await repository.product_categories(ids)
     media = await repository.product_media(ids)
     variants = await repository.variant_ids(ids)
+    properties = await repository.linked_options(ProductProperty, ids)
+    options = await repository.linked_options(ProductOption, ids)
     views = []
     for product in products:
         tax = taxes[product.tax_id]
@@ -66,8 +68,14 @@ async def product_views(session: AsyncSession, products: Sequence[Product]) -> l
                     )
                     for _id, position, item in media.get(product.id, [])
                 ],
-                properties=[],
-                options=[],
+                properties=[
+                    schemas.OptionView(group=group, option=option)
+                    for _id, group, option in properties.get(product.id, [])
+                ],
+                options=[
+                    schemas.OptionView(group=group, option=option)
+                    for _id, group, option in options.get(product.id, [])
+                ],
                 variant_ids=variants.get(product.id, []),
                 extensions={},
                 created_at=product.created_at,

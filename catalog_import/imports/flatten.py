@@ -6,7 +6,7 @@ with a URL) into records of their own, and collects the record's problems. A rec
 staged, and whatever it staged in the lookups is undone, so the records after it do not see it."""
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from catalog_import.imports.records import (
     CategoryRef,
     MediaFields,
     MediaRecord,
+    OptionRef,
     ProductRecord,
     ProductRef,
     ProductUnassign,
@@ -95,6 +96,8 @@ class Flattener:
         elif isinstance(record, ProductRecord | ProductUnassign | ProductRef):
             lk.product.want(ids=[record.id], keys=[record.product_number])
             if isinstance(record, ProductRecord):
+                if record.parent is not None:
+                    lk.product.want(ids=[record.parent.id], keys=[record.parent.product_number])
                 if record.tax is not None:
                     lk.tax.want(ids=[record.tax.id], keys=[record.tax.name])
                 for price in record.prices or ():
@@ -388,7 +391,6 @@ class Flattener:
         outcome = RecordOutcome("product", path)
         fields = record.model_fields_set
         for name, alias in (
-            ("properties", "properties"),
             ("variants", "variants"),
             ("variant_overrides", "variantOverrides"),
             ("extensions", "extensions"),
@@ -399,6 +401,9 @@ class Flattener:
             return self._finish(outcome)
 
         def missing() -> list[str]:
+            if record.parent is not None:
+                # A variant takes its name, tax and prices from its parent unless it has its own.
+                return [] if record.product_number else ["productNumber"]
             needed = [("productNumber", record.product_number), ("name", record.name), ("tax", record.tax)]
             absent = [name for name, value in needed if value is None]
             if not record.prices:
@@ -459,12 +464,41 @@ class Flattener:
             payload["categoryIds"] = category_ids
         if record.media is not None:
             payload["mediaIds"] = self._product_media(outcome, staged, record, path)
+        if record.properties is not None:
+            payload["properties"] = option_keys(record.properties)
+        if record.options is not None:
+            payload["options"] = option_keys(record.options)
+        if "parent" in fields:
+            payload["parentId"] = self._parent(outcome, staged, record, path)
         if not outcome.rejected:
             outcome.id, outcome.action = identity.id, identity.action
             self._stage(outcome, self.lookups.product, staged)
             # The root first, then its nested records.
             outcome.staged.insert(0, outcome.staged.pop())
         return self._finish(outcome)
+
+    def _parent(
+        self, outcome: RecordOutcome, staged: StagedRecord, record: ProductRecord, path: str
+    ) -> str | None:
+        """The parent of a variant (``"parent": null`` makes it a product of its own again)."""
+        if record.parent is None:
+            return None
+        parent = self._reference(
+            outcome,
+            staged,
+            self.lookups.product,
+            ref_id=record.parent.id,
+            key=record.parent.product_number if record.parent.id is None else None,
+            path=f"{path}.parent",
+            field_name="parentId",
+            many=False,
+        )
+        if parent == staged.entity_id:
+            outcome.problems.append(
+                error("INVALID_FIELD", "A product cannot be its own parent", f"{path}.parent")
+            )
+            return None
+        return parent.hex if parent else None
 
     def _product_tax(
         self, outcome: RecordOutcome, staged: StagedRecord, record: ProductRecord, path: str
@@ -609,10 +643,13 @@ class Flattener:
             what = f"ID {item.id.hex}" if item.id else item.product_number
             outcome.problems.append(error("PRODUCT_NOT_FOUND", f"Product {what} not found", path))
             return outcome
-        if item.properties is not None:
-            outcome.problems.append(unsupported(f"{path}.properties", "Product properties"))
-            return outcome
-        payload: dict[str, Any] = {"mediaIds": [], "mediaUrls": [], "mediaFilenames": [], "categoryIds": []}
+        payload: dict[str, Any] = {
+            "mediaIds": [],
+            "mediaUrls": [],
+            "mediaFilenames": [],
+            "categoryIds": [],
+            "properties": option_keys(item.properties or ()),
+        }
         for index, media in enumerate(item.media or ()):
             if media.filename is not None:
                 payload["mediaFilenames"].append(media.filename)
@@ -671,6 +708,11 @@ def delete_identity(entity: str, item: Any) -> tuple[uuid.UUID | None, str | Non
 
 
 MEDIA_FIELDS = ("url", "title", "alt", "filename")
+
+
+def option_keys(options: Iterable[OptionRef]) -> list[str]:
+    """Property options as ``group␟option`` keys (names hold no control characters), without repeats."""
+    return list(dict.fromkeys(path_key([option.group, option.option]) for option in options))
 
 
 def unsupported(path: str, what: str) -> Problem:

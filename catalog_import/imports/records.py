@@ -193,6 +193,13 @@ class MediaRecord(MediaFields):
     id: Id | None = None
 
 
+class OptionRef(Strict):
+    """``{"group": "Size", "option": "S"}``: a property group and one of its options, by name."""
+
+    group: Name
+    option: Name
+
+
 class ProductRecord(Strict):
     id: Id | None = None
     product_number: Name | None = Field(default=None, alias="productNumber")
@@ -207,14 +214,14 @@ class ProductRecord(Strict):
     custom_fields: Annotated[dict[str, Any], AfterValidator(plain_json)] | None = Field(
         default=None, alias="customFields"
     )
+    properties: Annotated[list[OptionRef], Field(max_length=1000)] | None = None
+    # A variant managed by the client: its parent product and the options that set it apart.
+    parent: ProductRef | None = None
+    options: Annotated[list[OptionRef], Field(min_length=1, max_length=50)] | None = None
     # Not handled by this version of the server: refused with UNSUPPORTED_FIELD rather than dropped.
-    properties: Any = None
     variants: Any = None
     variant_overrides: Any = Field(default=None, alias="variantOverrides")
     extensions: Any = None
-
-
-UNSUPPORTED_PRODUCT_FIELDS = ("properties", "variants", "variantOverrides", "extensions")
 
 
 class RecordBatch(Strict):
@@ -286,7 +293,7 @@ class MediaUnassignRef(Strict):
 class ProductUnassign(ProductRef):
     media: list[MediaUnassignRef] | None = None
     categories: list[CategoryRef] | None = None
-    properties: Any = None
+    properties: list[OptionRef] | None = None
 
 
 class UnassignBatch(Strict):

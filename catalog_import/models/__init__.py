@@ -10,7 +10,11 @@ from catalog_import.models.catalog import (
     Product,
     ProductCategory,
     ProductMedia,
+    ProductOption,
     ProductPrice,
+    ProductProperty,
+    PropertyGroup,
+    PropertyOption,
     Tax,
 )
 from catalog_import.models.staging import (
@@ -39,7 +43,11 @@ __all__ = [
     "Product",
     "ProductCategory",
     "ProductMedia",
+    "ProductOption",
     "ProductPrice",
+    "ProductProperty",
+    "PropertyGroup",
+    "PropertyOption",
     "RecordAction",
     "RecordDependency",
     "RecordState",

@@ -1,4 +1,5 @@
-"""The target catalog the commit writes: taxes, currencies, categories, media (in folders) and products."""
+"""The target catalog the commit writes: taxes, currencies, categories, media (in folders), property groups
+with their options, and products (variants are products with a parent and options)."""
 
 import uuid
 from datetime import datetime
@@ -158,3 +159,51 @@ class ProductMedia(Base):
     )
     media_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PropertyGroup(Base):
+    """A property such as "Size" or "Material", unique by name; created when a product first names it."""
+
+    __tablename__ = "property_groups"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+
+
+class PropertyOption(Base):
+    """A value of a property group ("S", "Cotton"), unique within its group."""
+
+    __tablename__ = "property_options"
+    __table_args__ = (UniqueConstraint("group_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("property_groups.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+
+
+class ProductProperty(Base):
+    """A filterable property assigned to a product."""
+
+    __tablename__ = "product_properties"
+    __table_args__ = (Index("ix_product_properties_option_id", "option_id"),)
+
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    option_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("property_options.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class ProductOption(Base):
+    """An option that sets a variant apart from its siblings (its "Size: S")."""
+
+    __tablename__ = "product_options"
+    __table_args__ = (Index("ix_product_options_option_id", "option_id"),)
+
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    option_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("property_options.id", ondelete="CASCADE"), primary_key=True
+    )

@@ -1426,7 +1426,7 @@ class TestUnsupportedAndUnknown:
         ("field", "value"),
         [
             pytest.param("variants", [{"property": "Size", "value": "S"}], id="variants"),
-            pytest.param("properties", [{"group": "Material", "option": "Cotton"}], id="properties"),
+            pytest.param("variantOverrides", [], id="variantOverrides"),
         ],
     )
     async def test_unsupported_product_fields(self, api: Api, field: str, value: Any) -> None:

@@ -1,8 +1,11 @@
-"""Write products with their prices and their category and media links, set-based.
+"""Write products with their prices, their category, media and property links, and the options of
+variants, set-based.
 
 Updates change only the fields a record carries and leave identical rows alone (no rewrite, no dead
-tuples). Prices are upserted per currency; category and media links given are added (links are removed
-only by ``record/unassign``)."""
+tuples). Prices are upserted per currency; category, media and property links given are added (links are
+removed only by ``record/unassign``); a variant's options given replace its options. A variant created
+without a name, tax or prices takes its parent's. Property groups and options named by products are
+created when missing."""
 
 from collections.abc import Sequence
 
@@ -31,6 +34,16 @@ FROM import_records r
 JOIN products p ON p.product_number = r.payload->>'productNumber' AND p.id <> r.entity_id
 WHERE r.record_id = ANY(:ids)
 UNION ALL
+SELECT r.record_id, 'PRODUCT_NOT_FOUND',
+       'Parent product ID ' || replace(r.payload->>'parentId', '-', '') || ' not found'
+FROM import_records r
+WHERE r.record_id = ANY(:ids) AND r.payload->>'parentId' IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM products p WHERE p.id = (r.payload->>'parentId')::uuid)
+UNION ALL
+SELECT r.record_id, 'INVALID_FIELD', 'Product ' || p.product_number || ' is a variant itself'
+FROM import_records r JOIN products p ON p.id = (r.payload->>'parentId')::uuid
+WHERE r.record_id = ANY(:ids) AND p.parent_id IS NOT NULL
+UNION ALL
 SELECT r.record_id, 'TAX_NOT_FOUND', 'Tax ID ' || replace(r.payload->>'taxId', '-', '') || ' not found'
 FROM import_records r
 WHERE r.record_id = ANY(:ids) AND r.payload->>'taxId' IS NOT NULL
@@ -44,27 +57,92 @@ NEW_VALUES = """
     coalesce((r.payload->>'active')::boolean, p.active),
     coalesce((r.payload->>'stock')::integer, p.stock),
     coalesce((r.payload->>'taxId')::uuid, p.tax_id),
-    CASE WHEN r.payload ? 'customFields' THEN r.payload->'customFields' ELSE p.custom_fields END
+    CASE WHEN r.payload ? 'customFields' THEN r.payload->'customFields' ELSE p.custom_fields END,
+    CASE WHEN r.payload ? 'parentId' THEN (r.payload->>'parentId')::uuid ELSE p.parent_id END
 """
 
 UPDATE = f"""
 UPDATE products p
-SET (product_number, name, description, active, stock, tax_id, custom_fields) = ({NEW_VALUES}),
+SET (product_number, name, description, active, stock, tax_id, custom_fields, parent_id) = ({NEW_VALUES}),
     updated_at = now()
 FROM import_records r
 WHERE r.record_id = ANY(:ids) AND p.id = r.entity_id
-  AND (p.product_number, p.name, p.description, p.active, p.stock, p.tax_id, p.custom_fields)
+  AND (p.product_number, p.name, p.description, p.active, p.stock, p.tax_id, p.custom_fields, p.parent_id)
       IS DISTINCT FROM ({NEW_VALUES})
 """
 
 INSERT = """
-INSERT INTO products (id, product_number, name, description, active, stock, tax_id, custom_fields)
-SELECT r.entity_id, r.payload->>'productNumber', r.payload->>'name', r.payload->>'description',
-       coalesce((r.payload->>'active')::boolean, true), coalesce((r.payload->>'stock')::integer, 0),
-       (r.payload->>'taxId')::uuid, r.payload->'customFields'
+INSERT INTO products (id, product_number, name, description, active, stock, tax_id, custom_fields, parent_id)
+SELECT r.entity_id, r.payload->>'productNumber', coalesce(r.payload->>'name', parent.name),
+       coalesce(r.payload->>'description', parent.description),
+       coalesce((r.payload->>'active')::boolean, parent.active, true),
+       coalesce((r.payload->>'stock')::integer, 0),
+       coalesce((r.payload->>'taxId')::uuid, parent.tax_id), r.payload->'customFields', parent.id
 FROM import_records r
+LEFT JOIN products parent ON parent.id = (r.payload->>'parentId')::uuid
 WHERE r.record_id = ANY(:ids) AND r.action = 'create'
   AND NOT EXISTS (SELECT 1 FROM products p WHERE p.id = r.entity_id)
+"""
+
+# A variant created without prices starts with its parent's.
+PARENT_PRICES = """
+INSERT INTO product_prices (product_id, currency_id, gross, net, linked)
+SELECT r.entity_id, pp.currency_id, pp.gross, pp.net, pp.linked
+FROM import_records r JOIN product_prices pp ON pp.product_id = (r.payload->>'parentId')::uuid
+WHERE r.record_id = ANY(:ids) AND r.action = 'create' AND NOT r.payload ? 'prices'
+ON CONFLICT DO NOTHING
+"""
+
+# Property groups and options named in the batch (``group␟option`` keys in ``properties`` and
+# ``options``), created when missing, in name order so that concurrent batches take their locks alike.
+NAMED_OPTIONS = """
+SELECT DISTINCT split_part(named.key, chr(31), 1) AS group_name, split_part(named.key, chr(31), 2) AS name
+FROM import_records r
+CROSS JOIN LATERAL jsonb_array_elements_text(
+    coalesce(r.payload->'properties', '[]') || coalesce(r.payload->'options', '[]')) AS named(key)
+WHERE r.record_id = ANY(:ids)
+"""
+
+CREATE_GROUPS = f"""
+INSERT INTO property_groups (id, name)
+SELECT gen_random_uuid(), group_name FROM ({NAMED_OPTIONS}) AS named
+GROUP BY group_name ORDER BY group_name
+ON CONFLICT (name) DO NOTHING
+"""
+
+CREATE_OPTIONS = f"""
+INSERT INTO property_options (id, group_id, name)
+SELECT gen_random_uuid(), g.id, named.name
+FROM ({NAMED_OPTIONS}) AS named JOIN property_groups g ON g.name = named.group_name
+ORDER BY g.name, named.name
+ON CONFLICT (group_id, name) DO NOTHING
+"""
+
+
+def option_links(field: str, table: str) -> str:
+    """Link the products of the batch to the options named in their payload ``field``."""
+    return f"""
+INSERT INTO {table} (product_id, option_id)
+SELECT r.entity_id, o.id
+FROM import_records r
+CROSS JOIN LATERAL jsonb_array_elements_text(r.payload->'{field}') AS named(key)
+JOIN property_groups g ON g.name = split_part(named.key, chr(31), 1)
+JOIN property_options o ON o.group_id = g.id AND o.name = split_part(named.key, chr(31), 2)
+WHERE r.record_id = ANY(:ids)
+ON CONFLICT DO NOTHING
+"""
+
+
+PROPERTIES = option_links("properties", "product_properties")
+OPTIONS = option_links("options", "product_options")
+
+# Options given to a variant replace those it had.
+DROP_OTHER_OPTIONS = """
+DELETE FROM product_options po
+USING import_records r, property_options o, property_groups g
+WHERE r.record_id = ANY(:ids) AND r.payload ? 'options' AND po.product_id = r.entity_id
+  AND o.id = po.option_id AND g.id = o.group_id
+  AND NOT r.payload->'options' ? (g.name || chr(31) || o.name)
 """
 
 PRICES = """
@@ -128,7 +206,14 @@ async def write_products(
     await run(session, UPDATE, ids)
     await run(session, INSERT, ids)
     await run(session, PRICES, ids)
+    await run(session, PARENT_PRICES, ids)
     await run(session, CATEGORIES, ids)
     await run(session, LISTED_BY_CATEGORIES, ids)
     await run(session, MEDIA, ids)
+    if await rows(session, NAMED_OPTIONS + " LIMIT 1", ids):
+        await run(session, CREATE_GROUPS, ids)
+        await run(session, CREATE_OPTIONS, ids)
+        await run(session, PROPERTIES, ids)
+        await run(session, DROP_OTHER_OPTIONS, ids)
+        await run(session, OPTIONS, ids)
     return problems

@@ -1,4 +1,5 @@
-"""Remove product links named by ``record/unassign``: media (by id, URL or file name) and categories."""
+"""Remove product links named by ``record/unassign``: media (by id, URL or file name), categories and
+properties (by group and option name)."""
 
 from collections.abc import Sequence
 
@@ -23,10 +24,19 @@ WHERE r.record_id = ANY(:ids) AND pc.product_id = r.entity_id
 """
 
 
+UNASSIGN_PROPERTIES = """
+DELETE FROM product_properties pp
+USING import_records r, property_options o, property_groups g
+WHERE r.record_id = ANY(:ids) AND pp.product_id = r.entity_id AND o.id = pp.option_id AND g.id = o.group_id
+  AND r.payload->'properties' ? (g.name || chr(31) || o.name)
+"""
+
+
 async def unassign_products(
     session: AsyncSession, records: Sequence[ClaimedRecord], context: WriteContext
 ) -> Problems:
     ids = ids_of(records)
     await run(session, UNASSIGN_MEDIA, ids)
     await run(session, UNASSIGN_CATEGORIES, ids)
+    await run(session, UNASSIGN_PROPERTIES, ids)
     return {}
