@@ -5,6 +5,8 @@ update, resolves its references through the lookups, extracts nested creations (
 with a URL) into records of their own, and collects the record's problems. A record with an error is not
 staged, and whatever it staged in the lookups is undone, so the records after it do not see it."""
 
+import itertools
+import math
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +23,8 @@ from catalog_import.imports.records import (
     ProductRef,
     ProductUnassign,
     TaxRecord,
+    VariantOption,
+    VariantOverride,
 )
 from catalog_import.models import Operation, RecordAction
 from catalog_import.problems import Problem, error, warning
@@ -96,6 +100,13 @@ class Flattener:
         elif isinstance(record, ProductRecord | ProductUnassign | ProductRef):
             lk.product.want(ids=[record.id], keys=[record.product_number])
             if isinstance(record, ProductRecord):
+                if record.variants is not None:
+                    lk.variants.want(record.id, record.product_number)
+                    # The numbers its new variants would get: taken already when pushed before.
+                    count = min(variant_count(record.variants), MAX_VARIANTS)
+                    numbers = [f"{record.product_number}.{n}" for n in range(1, count + 1)]
+                    overridden = [o.product_number for o in record.variant_overrides or ()]
+                    lk.product.want(keys=[*numbers, *overridden] if record.product_number else overridden)
                 if record.parent is not None:
                     lk.product.want(ids=[record.parent.id], keys=[record.parent.product_number])
                 if record.tax is not None:
@@ -390,14 +401,12 @@ class Flattener:
         self.lookups.begin()
         outcome = RecordOutcome("product", path)
         fields = record.model_fields_set
-        for name, alias in (
-            ("variants", "variants"),
-            ("variant_overrides", "variantOverrides"),
-            ("extensions", "extensions"),
-        ):
-            if name in fields:
-                outcome.problems.append(unsupported(f"{path}.{alias}", f"Product {alias}"))
-        if outcome.problems:
+        if "extensions" in fields:
+            outcome.problems.append(unsupported(f"{path}.extensions", "Product extensions"))
+            return self._finish(outcome)
+        if record.variant_overrides is not None and record.variants is None:
+            problem = error("INVALID_FIELD", "variantOverrides need variants", f"{path}.variantOverrides")
+            outcome.problems.append(problem)
             return self._finish(outcome)
 
         def missing() -> list[str]:
@@ -475,7 +484,82 @@ class Flattener:
             self._stage(outcome, self.lookups.product, staged)
             # The root first, then its nested records.
             outcome.staged.insert(0, outcome.staged.pop())
+            if record.variants is not None:
+                self._variants(outcome, staged, record, path)
         return self._finish(outcome)
+
+    def _variants(
+        self, outcome: RecordOutcome, parent: StagedRecord, record: ProductRecord, path: str
+    ) -> None:
+        """Stage one variant per combination of the configurator: existing ones (matched by their options)
+        are updated, new ones numbered ``<parent>.<n>`` in combination order, and the variants of
+        combinations no longer listed deleted. Variants take the fields the parent record carries."""
+        assert record.variants is not None
+        count = variant_count(record.variants)
+        if count > MAX_VARIANTS:
+            message = f"{count} variants; at most {MAX_VARIANTS} are generated per product"
+            outcome.problems.append(error("INVALID_FIELD", message, f"{path}.variants"))
+            return
+        combos = variant_combinations(record.variants)
+        listed = {frozenset(keys): keys for keys in combos}
+        overrides: dict[frozenset[str], tuple[int, VariantOverride]] = {}
+        for index, override in enumerate(record.variant_overrides or ()):
+            combination = frozenset(option_keys(override.options))
+            if combination not in listed or combination in overrides:
+                what = "match no combination of the variants" if combination not in listed else "repeat"
+                problem = error(
+                    "INVALID_FIELD", f"The options {what}", f"{path}.variantOverrides.{index}.options"
+                )
+                outcome.problems.append(problem)
+                continue
+            overrides[combination] = (index, override)
+        if outcome.rejected:
+            return
+        existing = self.lookups.variants.of(parent.entity_id)
+        parent_number = parent.payload.get("productNumber") or parent.natural_key
+        inherited = {key: value for key, value in parent.payload.items() if key in INHERITED_FIELDS}
+        for number_in_order, (combination, keys) in enumerate(listed.items(), start=1):
+            overridden = overrides.get(combination)
+            chosen = overridden[1] if overridden else None
+            child_path = f"{path}.variantOverrides.{overridden[0]}" if overridden else f"{path}.variants"
+            payload: dict[str, Any] = {**inherited, "parentId": parent.entity_id.hex, "options": keys}
+            number = chosen.product_number if chosen is not None else None
+            found = existing.get(combination)
+            if found is not None:
+                child_id, action = found.id, RecordAction.UPDATE
+                key = number or found.product_number
+            else:
+                key = number or f"{parent_number}.{number_in_order}"
+                same_number = self.lookups.product.by_key(key)
+                if same_number is not None and not same_number.staged:
+                    message = f"Product number {key} already belongs to another product"
+                    outcome.problems.append(error("DUPLICATE_PRODUCT_NUMBER", message, child_path))
+                    continue
+                child_id = same_number.id if same_number else new_id()
+                creating = same_number is None or same_number.creating
+                action = RecordAction.CREATE if creating else RecordAction.UPDATE
+            if number is not None or found is None:
+                payload["productNumber"] = key
+            child = StagedRecord(
+                Operation.UPSERT, "product", child_id, action, key, True, child_path, payload
+            )
+            if chosen is not None:
+                if chosen.stock is not None:
+                    payload["stock"] = chosen.stock
+                if chosen.prices is not None:
+                    payload["prices"] = self._prices(outcome, chosen, child_path)
+                if chosen.media is not None:
+                    payload["mediaIds"] = self._product_media(outcome, child, chosen, child_path)
+            if parent.action is RecordAction.CREATE:
+                child.refs.append(Reference("product", child_path, id=parent.entity_id))
+            self._stage(outcome, self.lookups.product, child)
+        for combination, variant in existing.items():
+            if combination not in listed:
+                dropped = StagedRecord(
+                    Operation.DELETE, "product", variant.id, RecordAction.DELETE, variant.product_number,
+                    True, f"{path}.variants", {},
+                )  # fmt: skip
+                outcome.staged.append(dropped)
 
     def _parent(
         self, outcome: RecordOutcome, staged: StagedRecord, record: ProductRecord, path: str
@@ -538,7 +622,9 @@ class Flattener:
         )
         return resolved.hex if resolved else None
 
-    def _prices(self, outcome: RecordOutcome, record: ProductRecord, path: str) -> list[dict[str, Any]]:
+    def _prices(
+        self, outcome: RecordOutcome, record: ProductRecord | VariantOverride, path: str
+    ) -> list[dict[str, Any]]:
         prices: list[dict[str, Any]] = []
         seen: set[uuid.UUID] = set()
         for index, price in enumerate(record.prices or ()):
@@ -569,7 +655,7 @@ class Flattener:
         return prices
 
     def _product_media(
-        self, outcome: RecordOutcome, staged: StagedRecord, record: ProductRecord, path: str
+        self, outcome: RecordOutcome, staged: StagedRecord, record: ProductRecord | VariantOverride, path: str
     ) -> list[str]:
         lookup = self.lookups.media
         media_ids: list[str] = []
@@ -708,6 +794,37 @@ def delete_identity(entity: str, item: Any) -> tuple[uuid.UUID | None, str | Non
 
 
 MEDIA_FIELDS = ("url", "title", "alt", "filename")
+
+MAX_VARIANTS = 1000
+"""Variants generated from one product's configurator at most."""
+
+INHERITED_FIELDS = ("name", "description", "active", "stock", "taxId", "prices", "customFields")
+"""The fields of a product record its generated variants take."""
+
+
+def variant_groups(values: Iterable[VariantOption]) -> list[list[str]]:
+    """A configurator's values as ``group␟option`` keys grouped by property, in the order properties first
+    appear."""
+    groups: dict[str, list[str]] = {}
+    for value in values:
+        keys = groups.setdefault(value.property, [])
+        key = path_key([value.property, value.value])
+        if key not in keys:
+            keys.append(key)
+    return list(groups.values())
+
+
+def variant_count(values: Iterable[VariantOption]) -> int:
+    return math.prod(len(keys) for keys in variant_groups(values))
+
+
+def variant_combinations(values: Iterable[VariantOption]) -> list[list[str]]:
+    """The option combinations of a configurator (at most ``MAX_VARIANTS``), the first property varying
+    slowest."""
+    groups = variant_groups(values)
+    if math.prod(len(keys) for keys in groups) > MAX_VARIANTS:
+        raise ValueError(f"more than {MAX_VARIANTS} variants")
+    return [list(combination) for combination in itertools.product(*groups)]
 
 
 def option_keys(options: Iterable[OptionRef]) -> list[str]:

@@ -200,6 +200,23 @@ class OptionRef(Strict):
     option: Name
 
 
+class VariantOption(Strict):
+    """One value of the configurator a product's variants are generated from: ``{"property", "value"}``."""
+
+    property: Name
+    value: Name
+
+
+class VariantOverride(Strict):
+    """What sets one generated variant apart beyond its options: its number, stock, prices or media."""
+
+    options: Annotated[list[OptionRef], Field(min_length=1, max_length=50)]
+    product_number: Name | None = Field(default=None, alias="productNumber")
+    stock: Stock | None = None
+    prices: Annotated[list[Price], Field(max_length=200)] | None = None
+    media: Annotated[list[ProductMediaRef], Field(max_length=1000)] | None = None
+
+
 class ProductRecord(Strict):
     id: Id | None = None
     product_number: Name | None = Field(default=None, alias="productNumber")
@@ -218,9 +235,12 @@ class ProductRecord(Strict):
     # A variant managed by the client: its parent product and the options that set it apart.
     parent: ProductRef | None = None
     options: Annotated[list[OptionRef], Field(min_length=1, max_length=50)] | None = None
+    # A configurator: one variant is generated per combination of the values of its properties.
+    variants: Annotated[list[VariantOption], Field(min_length=1, max_length=500)] | None = None
+    variant_overrides: Annotated[list[VariantOverride], Field(max_length=1000)] | None = Field(
+        default=None, alias="variantOverrides"
+    )
     # Not handled by this version of the server: refused with UNSUPPORTED_FIELD rather than dropped.
-    variants: Any = None
-    variant_overrides: Any = Field(default=None, alias="variantOverrides")
     extensions: Any = None
 
 

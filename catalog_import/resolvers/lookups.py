@@ -12,6 +12,7 @@ from catalog_import.resolvers.folder import FolderLookup
 from catalog_import.resolvers.media import MediaLookup
 from catalog_import.resolvers.product import ProductLookup
 from catalog_import.resolvers.tax import TaxLookup
+from catalog_import.resolvers.variants import VariantLookup
 
 
 @dataclass(slots=True)
@@ -31,6 +32,7 @@ class Lookups:
         self.media = MediaLookup(session, import_id)
         self.folder = FolderLookup(session, import_id)
         self.product = ProductLookup(session, import_id)
+        self.variants = VariantLookup(session)
         self._undo: UndoLog | None = None
 
     def all(self) -> tuple[Lookup, ...]:
@@ -39,6 +41,7 @@ class Lookups:
     async def load(self) -> None:
         for lookup in self.all():
             await lookup.load()
+        await self.variants.load(self.product)
 
     def of(self, entity: str) -> Lookup:
         for lookup in self.all():

@@ -175,3 +175,142 @@ class TestExplicitVariants:
         assert status["failures"] == []
         response = await api.get("/api/catalog/products", params={"productNumber": "GONE.1"})
         assert response.json()["items"] == []
+
+
+def configurator(**values: list[str]) -> list[dict[str, str]]:
+    return [{"property": group, "value": value} for group, listed in values.items() for value in listed]
+
+
+async def variants_of(api: Api, number: str) -> dict[str, dict[str, Any]]:
+    """The variants of a product by product number."""
+    parent = await api.product(number)
+    found = {}
+    for variant_id in parent["variantIds"]:
+        view = (await api.get(f"/api/catalog/products/{variant_id}")).json()
+        found[view["productNumber"]] = view
+    return found
+
+
+class TestGeneratedVariants:
+    async def test_one_variant_per_combination_numbered_in_order(self, api: Api) -> None:
+        status = await api.import_records(
+            {
+                "products": [
+                    product(
+                        "GEN",
+                        name="Shirt",
+                        stock=4,
+                        variants=configurator(Size=["S", "M"], Color=["Red", "Blue"]),
+                    )
+                ]
+            }
+        )
+
+        assert (status["status"], status["failures"], status["totals"]["product"]) == ("done", [], 5)
+        variants = await variants_of(api, "GEN")
+        assert {number: shown(view, "options") for number, view in variants.items()} == {
+            "GEN.1": [("Color", "Red"), ("Size", "S")],
+            "GEN.2": [("Color", "Blue"), ("Size", "S")],
+            "GEN.3": [("Color", "Red"), ("Size", "M")],
+            "GEN.4": [("Color", "Blue"), ("Size", "M")],
+        }
+        parent = await api.product("GEN")
+        for view in variants.values():
+            assert (view["name"], view["stock"], view["parentId"]) == ("Shirt", 4, parent["id"])
+            assert view["prices"] == parent["prices"] and view["tax"] == parent["tax"]
+
+    async def test_overrides_per_combination(self, api: Api) -> None:
+        status = await api.import_records(
+            {
+                "products": [
+                    product(
+                        "OVR",
+                        variants=configurator(Size=["S", "M"]),
+                        variantOverrides=[
+                            {
+                                "options": options(("Size", "M")),
+                                "productNumber": "OVR-MEDIUM",
+                                "stock": 9,
+                                "prices": [{"currency": "EUR", "gross": 30, "net": 25}],
+                            }
+                        ],
+                    )
+                ]
+            }
+        )
+
+        assert status["failures"] == []
+        variants = await variants_of(api, "OVR")
+        assert sorted(variants) == ["OVR-MEDIUM", "OVR.1"]
+        medium = variants["OVR-MEDIUM"]
+        assert (medium["stock"], [(p["currency"], p["gross"]) for p in medium["prices"]]) == (
+            9,
+            [("EUR", 30)],
+        )
+
+    async def test_reimport_updates_the_same_variants_and_removes_dropped_ones(self, api: Api) -> None:
+        overrides = [{"options": options(("Size", "L")), "productNumber": "RE-LARGE"}]
+        first = product("RE", variants=configurator(Size=["S", "M", "L"]), variantOverrides=overrides)
+        await api.import_records({"products": [first]})
+        before = {number: view["id"] for number, view in (await variants_of(api, "RE")).items()}
+
+        status = await api.import_records(
+            {
+                "products": [
+                    {"productNumber": "RE", "name": "Renamed", "variants": configurator(Size=["S", "L"])}
+                ]
+            }
+        )
+
+        assert status["failures"] == []
+        after = await variants_of(api, "RE")
+        assert {number: view["id"] for number, view in after.items()} == {
+            "RE.1": before["RE.1"],
+            "RE-LARGE": before["RE-LARGE"],
+        }
+        assert {view["name"] for view in after.values()} == {"Renamed"}
+        response = await api.get("/api/catalog/products", params={"productNumber": "RE.2"})
+        assert response.json()["items"] == []
+
+    async def test_pushing_the_parent_twice_in_one_import_makes_no_duplicates(self, api: Api) -> None:
+        body = {"products": [product("TWICE", variants=configurator(Size=["S", "M"]))]}
+        import_id = await api.start()
+        first = await api.push(import_id, body)
+        second = await api.push(import_id, body)
+        status = await api.commit_and_run(import_id)
+
+        assert [r["id"] for r in first["records"]] == [r["id"] for r in second["records"]]
+        assert status["failures"] == []
+        assert sorted(await variants_of(api, "TWICE")) == ["TWICE.1", "TWICE.2"]
+
+    async def test_override_of_no_combination_is_rejected(self, api: Api) -> None:
+        import_id = await api.start()
+        pushed = await api.push(
+            import_id,
+            {
+                "products": [
+                    product(
+                        "BADOVR",
+                        variants=configurator(Size=["S"]),
+                        variantOverrides=[{"options": options(("Size", "XL")), "stock": 1}],
+                    )
+                ]
+            },
+        )
+
+        (record,) = pushed["records"]
+        assert [(e["code"], e["path"]) for e in record["errors"]] == [
+            ("INVALID_FIELD", "products.0.variantOverrides.0.options")
+        ]
+
+    async def test_too_many_combinations_are_refused_without_generating_them(self, api: Api) -> None:
+        values = {group: [f"{group}{n}" for n in range(100)] for group in ("A", "B", "C", "D", "E")}
+        import_id = await api.start()
+
+        pushed = await api.push(import_id, {"products": [product("HUGE", variants=configurator(**values))]})
+
+        (record,) = pushed["records"]
+        assert [(e["code"], e["path"]) for e in record["errors"]] == [
+            ("INVALID_FIELD", "products.0.variants")
+        ]
+        assert "10000000000 variants" in record["errors"][0]["message"]

@@ -1422,18 +1422,12 @@ class TestUnsupportedAndUnknown:
         ]
         assert all(r["id"] is None for r in result["records"])
 
-    @pytest.mark.parametrize(
-        ("field", "value"),
-        [
-            pytest.param("variants", [{"property": "Size", "value": "S"}], id="variants"),
-            pytest.param("variantOverrides", [], id="variantOverrides"),
-        ],
-    )
-    async def test_unsupported_product_fields(self, api: Api, field: str, value: Any) -> None:
-        record = await push_one(api, {"products": [product("P1", **{field: value})]})
+    async def test_variant_overrides_without_variants(self, api: Api) -> None:
+        overrides = [{"options": [{"group": "Size", "option": "S"}], "stock": 1}]
+        record = await push_one(api, {"products": [product("P1", variantOverrides=overrides)]})
 
         assert_rejected(record)
-        assert codes_at(record) == [("UNSUPPORTED_FIELD", f"products.0.{field}")]
+        assert codes_at(record) == [("INVALID_FIELD", "products.0.variantOverrides")]
 
 
 class TestMixedBodies:
