@@ -5,8 +5,6 @@ update, resolves its references through the lookups, extracts nested creations (
 with a URL) into records of their own, and collects the record's problems. A record with an error is not
 staged, and whatever it staged in the lookups is undone, so the records after it do not see it."""
 
-import itertools
-import math
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +21,13 @@ from catalog_import.imports.records import (
     ProductRef,
     ProductUnassign,
     TaxRecord,
-    VariantOption,
     VariantOverride,
+)
+from catalog_import.imports.variants import (
+    INHERITED_FIELDS,
+    MAX_VARIANTS,
+    variant_combinations,
+    variant_count,
 )
 from catalog_import.models import Operation, RecordAction
 from catalog_import.problems import Problem, error, warning
@@ -794,37 +797,6 @@ def delete_identity(entity: str, item: Any) -> tuple[uuid.UUID | None, str | Non
 
 
 MEDIA_FIELDS = ("url", "title", "alt", "filename")
-
-MAX_VARIANTS = 1000
-"""Variants generated from one product's configurator at most."""
-
-INHERITED_FIELDS = ("name", "description", "active", "stock", "taxId", "prices", "customFields")
-"""The fields of a product record its generated variants take."""
-
-
-def variant_groups(values: Iterable[VariantOption]) -> list[list[str]]:
-    """A configurator's values as ``group␟option`` keys grouped by property, in the order properties first
-    appear."""
-    groups: dict[str, list[str]] = {}
-    for value in values:
-        keys = groups.setdefault(value.property, [])
-        key = path_key([value.property, value.value])
-        if key not in keys:
-            keys.append(key)
-    return list(groups.values())
-
-
-def variant_count(values: Iterable[VariantOption]) -> int:
-    return math.prod(len(keys) for keys in variant_groups(values))
-
-
-def variant_combinations(values: Iterable[VariantOption]) -> list[list[str]]:
-    """The option combinations of a configurator (at most ``MAX_VARIANTS``), the first property varying
-    slowest."""
-    groups = variant_groups(values)
-    if math.prod(len(keys) for keys in groups) > MAX_VARIANTS:
-        raise ValueError(f"more than {MAX_VARIANTS} variants")
-    return [list(combination) for combination in itertools.product(*groups)]
 
 
 def option_keys(options: Iterable[OptionRef]) -> list[str]:
