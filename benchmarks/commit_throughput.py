@@ -424,6 +424,7 @@ BASELINE_TABLES = (
     "taxes",
     "currencies",
     "categories",
+    "media_folders",
     "media",
     "products",
     "product_prices",
@@ -440,22 +441,27 @@ ORDER BY 1, 2
 """
 
 
-async def create_baseline_schema(connection: asyncpg.Connection) -> dict[str, dict[Any, uuid.UUID]]:
-    """A schema with copies of the catalog tables (columns, defaults, indexes, constraints and the same
-    foreign keys, pointing into the copy), holding the same taxes, currencies and category tree. Returns
-    the ids of taxes (by name), currencies (by ISO code) and categories (by path)."""
-    schema = BASELINE_SCHEMA
+async def copy_catalog_tables(connection: asyncpg.Connection, schema: str, tables: Sequence[str]) -> None:
+    """A new ``schema`` with empty copies of the catalog ``tables``: columns, defaults, indexes,
+    constraints and the same foreign keys, pointing into the copy (each must point to one of ``tables``)."""
     await connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
-    for table in BASELINE_TABLES:
+    for table in tables:
         await connection.execute(f"CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)")
-    for table, name, definition in await connection.fetch(CATALOG_FOREIGN_KEYS, list(BASELINE_TABLES)):
+    for table, name, definition in await connection.fetch(CATALOG_FOREIGN_KEYS, list(tables)):
         target = re.fullmatch(r"FOREIGN KEY \(.+\) REFERENCES (\w+)\(.+", definition)
-        assert target is not None and target.group(1) in BASELINE_TABLES, definition
+        assert target is not None and target.group(1) in tables, definition
         copied = definition.replace(
             f"REFERENCES {target.group(1)}(", f"REFERENCES {schema}.{target.group(1)}("
         )
         await connection.execute(f"ALTER TABLE {schema}.{table} ADD CONSTRAINT {name} {copied}")
 
+
+async def create_baseline_schema(connection: asyncpg.Connection) -> dict[str, dict[Any, uuid.UUID]]:
+    """A schema with copies of the catalog tables (columns, defaults, indexes, constraints and the same
+    foreign keys, pointing into the copy), holding the same taxes, currencies and category tree. Returns
+    the ids of taxes (by name), currencies (by ISO code) and categories (by path)."""
+    schema = BASELINE_SCHEMA
+    await copy_catalog_tables(connection, schema, BASELINE_TABLES)
     await connection.execute(
         f"INSERT INTO {schema}.currencies SELECT * FROM public.currencies"  # noqa: S608 (constant schema)
     )
