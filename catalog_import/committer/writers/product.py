@@ -20,6 +20,7 @@ from catalog_import.committer.writers.base import (
     rows,
     run,
 )
+from catalog_import.committer.writers.custom import link_custom_entities
 
 CHECKS = """
 SELECT r.record_id, 'PRODUCT_NOT_FOUND', 'ID ' || replace(r.entity_id::text, '-', '') || ' not found'
@@ -31,18 +32,26 @@ SELECT r.record_id, 'DUPLICATE_PRODUCT_NUMBER',
        'Product number ' || p.product_number || ' already belongs to product '
        || replace(p.id::text, '-', '')
 FROM import_records r
-JOIN products p ON p.product_number = r.payload->>'productNumber' AND p.id <> r.entity_id
-WHERE r.record_id = ANY(:ids)
+-- Lateral lookups by index, one per record: a join would let a stale row estimate of a growing
+-- products table pick a scan of all of it for every batch.
+CROSS JOIN LATERAL (
+    SELECT p.id, p.product_number FROM products p
+    WHERE p.product_number = r.payload->>'productNumber' AND p.id <> r.entity_id LIMIT 1
+) AS p
+WHERE r.record_id = ANY(:ids) AND r.payload ? 'productNumber'
 UNION ALL
-SELECT r.record_id, 'PRODUCT_NOT_FOUND',
-       'Parent product ID ' || replace(r.payload->>'parentId', '-', '') || ' not found'
+SELECT r.record_id,
+       CASE WHEN parent.id IS NULL THEN 'PRODUCT_NOT_FOUND' ELSE 'INVALID_FIELD' END,
+       CASE WHEN parent.id IS NULL
+            THEN 'Parent product ID ' || replace(r.payload->>'parentId', '-', '') || ' not found'
+            ELSE 'Product ' || parent.product_number || ' is a variant itself' END
 FROM import_records r
+LEFT JOIN LATERAL (
+    SELECT p.id, p.product_number, p.parent_id FROM products p
+    WHERE p.id = (r.payload->>'parentId')::uuid LIMIT 1
+) AS parent ON true
 WHERE r.record_id = ANY(:ids) AND r.payload->>'parentId' IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM products p WHERE p.id = (r.payload->>'parentId')::uuid)
-UNION ALL
-SELECT r.record_id, 'INVALID_FIELD', 'Product ' || p.product_number || ' is a variant itself'
-FROM import_records r JOIN products p ON p.id = (r.payload->>'parentId')::uuid
-WHERE r.record_id = ANY(:ids) AND p.parent_id IS NOT NULL
+  AND (parent.id IS NULL OR parent.parent_id IS NOT NULL)
 UNION ALL
 SELECT r.record_id, 'TAX_NOT_FOUND', 'Tax ID ' || replace(r.payload->>'taxId', '-', '') || ' not found'
 FROM import_records r
@@ -210,6 +219,7 @@ async def write_products(
     await run(session, CATEGORIES, ids)
     await run(session, LISTED_BY_CATEGORIES, ids)
     await run(session, MEDIA, ids)
+    await link_custom_entities(session, ids)
     if await rows(session, NAMED_OPTIONS + " LIMIT 1", ids):
         await run(session, CREATE_GROUPS, ids)
         await run(session, CREATE_OPTIONS, ids)
