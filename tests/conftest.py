@@ -27,6 +27,9 @@ from tests.factories import Api
 # Everything but the seeded currencies and the server's own keys.
 TABLES = [
     "import_failures",
+    "product_custom_entities",
+    "custom_entity_records",
+    "custom_entity_types",
     "import_record_dependencies",
     "import_records",
     "imports",

@@ -2,12 +2,15 @@
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.catalog import schemas
 from catalog_import.catalog.repository import CatalogRepository
+from catalog_import.custom_entities.repository import CustomEntityRepository
+from catalog_import.custom_entities.schemas import record_item
 from catalog_import.errors import NotFound
 from catalog_import.models import Media, Product, ProductOption, ProductProperty
 from catalog_import.pagination import encode_cursor, id_after
@@ -30,6 +33,16 @@ def media_view(media: Media) -> schemas.MediaView:
     )
 
 
+def extension_views(
+    linked: Sequence[tuple[str, uuid.UUID, dict[str, Any]]],
+) -> dict[str, list[dict[str, Any]]]:
+    """A product's custom entity records by entity name, each as its id next to its fields."""
+    views: dict[str, list[dict[str, Any]]] = {}
+    for name, record_id, data in linked:
+        views.setdefault(name, []).append(record_item(record_id, data))
+    return views
+
+
 async def product_views(session: AsyncSession, products: Sequence[Product]) -> list[schemas.ProductView]:
     repository = CatalogRepository(session)
     ids = [product.id for product in products]
@@ -40,6 +53,7 @@ async def product_views(session: AsyncSession, products: Sequence[Product]) -> l
     variants = await repository.variant_ids(ids)
     properties = await repository.linked_options(ProductProperty, ids)
     options = await repository.linked_options(ProductOption, ids)
+    extensions = await CustomEntityRepository(session).product_records(ids)
     views = []
     for product in products:
         tax = taxes[product.tax_id]
@@ -77,7 +91,7 @@ async def product_views(session: AsyncSession, products: Sequence[Product]) -> l
                     for _id, group, option in options.get(product.id, [])
                 ],
                 variant_ids=variants.get(product.id, []),
-                extensions={},
+                extensions=extension_views(extensions.get(product.id, [])),
                 created_at=product.created_at,
                 updated_at=product.updated_at,
             )

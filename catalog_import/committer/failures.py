@@ -67,6 +67,8 @@ UNDO = {
     "AND NOT EXISTS (SELECT 1 FROM products p WHERE p.tax_id = t.id)",
     "media": "DELETE FROM media m WHERE m.id = ANY(:entity_ids) "
     "AND NOT EXISTS (SELECT 1 FROM product_media pm WHERE pm.media_id = m.id) RETURNING m.sha256",
+    "custom_entity": "DELETE FROM custom_entity_records c WHERE c.id = ANY(:entity_ids) "
+    "AND NOT EXISTS (SELECT 1 FROM product_custom_entities l WHERE l.record_id = c.id)",
 }
 
 

@@ -24,7 +24,7 @@ MAX_DEPTH = 64
 PENDING_CHUNK = 1000
 
 # Upserts start at 0 and rise above what depends on them; unassigns (-1) and deletes (products -2,
-# categories -3, media -4, taxes -5) come after every upsert, dependents first.
+# categories -3, media -4, taxes and custom entity records -5) come after every upsert, dependents first.
 INITIAL_LEVELS = """
 UPDATE import_records SET level = CASE
     WHEN operation = 'upsert' THEN 0

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalog_import.ids import new_id
+from catalog_import.custom_entities.service import schema_problems
+from catalog_import.ids import new_id, parse_id
 from catalog_import.imports.records import (
     CategoryRecord,
     CategoryRef,
@@ -22,6 +23,7 @@ from catalog_import.imports.records import (
     ProductUnassign,
     TaxRecord,
     VariantOverride,
+    plain_json,
 )
 from catalog_import.imports.variants import (
     INHERITED_FIELDS,
@@ -30,6 +32,7 @@ from catalog_import.imports.variants import (
     variant_count,
 )
 from catalog_import.models import Operation, RecordAction
+from catalog_import.models.catalog import CATEGORY_PATH_SEPARATOR
 from catalog_import.problems import Problem, error, warning
 from catalog_import.resolvers.base import ENTITY_LABELS, Known, Lookup, Reference, describe, not_found
 from catalog_import.resolvers.category import display_path, path_key, path_of
@@ -404,9 +407,6 @@ class Flattener:
         self.lookups.begin()
         outcome = RecordOutcome("product", path)
         fields = record.model_fields_set
-        if "extensions" in fields:
-            outcome.problems.append(unsupported(f"{path}.extensions", "Product extensions"))
-            return self._finish(outcome)
         if record.variant_overrides is not None and record.variants is None:
             problem = error("INVALID_FIELD", "variantOverrides need variants", f"{path}.variantOverrides")
             outcome.problems.append(problem)
@@ -482,6 +482,8 @@ class Flattener:
             payload["options"] = option_keys(record.options)
         if "parent" in fields:
             payload["parentId"] = self._parent(outcome, staged, record, path)
+        if record.extensions is not None:
+            payload["customEntityIds"] = self._product_extensions(outcome, staged, record.extensions, path)
         if not outcome.rejected:
             outcome.id, outcome.action = identity.id, identity.action
             self._stage(outcome, self.lookups.product, staged)
@@ -709,6 +711,145 @@ class Flattener:
             payload["folderId"] = None
         return payload
 
+    # -- custom entities ------------------------------------------------------------------------------
+    def want_custom(self, name: str, items: Iterable[Any]) -> None:
+        self.lookups.declarations.want([name])
+        self.lookups.custom_entity.want(ids=[custom_record_id(item) for item in items])
+
+    def custom_entity(self, name: str, raw: Any, path: str) -> RecordOutcome:
+        """A root record of a custom entity: with the id of a record that exists, an update of the fields it
+        carries (each replaces the field it names); otherwise a create, with the given id or a new one."""
+        self.lookups.begin()
+        outcome = RecordOutcome(name, path)
+        found = self._custom_record(outcome, name, raw, path, root=True)
+        if found is not None and found[1] is not None:
+            staged = found[1]
+            outcome.id, outcome.action = staged.entity_id, staged.action
+            self._stage(outcome, self.lookups.custom_entity, staged)
+        return self._finish(outcome)
+
+    def _custom_record(
+        self,
+        outcome: RecordOutcome,
+        name: str,
+        raw: Any,
+        path: str,
+        *,
+        root: bool,
+        default_id: uuid.UUID | None = None,
+    ) -> tuple[uuid.UUID, StagedRecord | None] | None:
+        """The record to stage for one custom entity item, with its id (``default_id`` when it names none);
+        nested ``{"id"}`` alone names a record to link and stages nothing. None when the item has a
+        problem."""
+        declared = self.lookups.declarations.get(name)
+        if declared is None:
+            message = f"Custom entity {name!r} is not declared"
+            outcome.problems.append(error("CUSTOM_ENTITY_UNKNOWN", message, path))
+            return None
+        if not isinstance(raw, dict):
+            outcome.problems.append(error("INVALID_FIELD", "A custom entity record must be an object", path))
+            return None
+        data = dict(raw)
+        given = data.pop("id", None)
+        try:
+            record_id = parse_id(given) if given is not None else None
+        except ValueError as exc:
+            outcome.problems.append(error("INVALID_FIELD", str(exc), f"{path}.id"))
+            return None
+        try:
+            plain_json(data)
+        except ValueError as exc:
+            outcome.problems.append(error("INVALID_FIELD", str(exc), path))
+            return None
+        known = self.lookups.custom_entity.by_id(record_id) if record_id is not None else None
+        record_id = record_id or default_id
+        if known is not None and known.key != name:
+            message = f"ID {known.id.hex} is a record of custom entity {known.key!r}"
+            outcome.problems.append(error("INVALID_FIELD", message, f"{path}.id"))
+            return None
+        if not root and not data and record_id is not None:
+            # A nested {"id"} names a record to link: one in the catalog or staged in the import.
+            if known is None:
+                outcome.problems.append(not_found("custom_entity", path, record_id))
+                return None
+            return known.id, None
+        creating = known is None or (known.staged and known.creating)
+        problems = [
+            error("INVALID_FIELD", message, f"{path}.{where}" if where else path)
+            for where, message in schema_problems(declared.fields_schema, data, partial=not creating)
+        ]
+        if problems:
+            outcome.problems.extend(problems)
+            return None
+        action = RecordAction.CREATE if creating else RecordAction.UPDATE
+        staged = StagedRecord(
+            Operation.UPSERT, "custom_entity", record_id or new_id(), action, name, root, path,
+            {"type": name, "data": data},
+        )  # fmt: skip
+        return staged.entity_id, staged
+
+    def _product_extensions(
+        self, outcome: RecordOutcome, staged: StagedRecord, extensions: dict[str, Any], path: str
+    ) -> list[str]:
+        """Stage the custom entity records nested in a product (written before it) and return the ids of
+        the records to link it to."""
+        record_ids: list[str] = []
+        for name, value in extensions.items():
+            extension_path = f"{path}.extensions.{name}"
+            declared = self.lookups.declarations.get(name)
+            if declared is not None and declared.product_relation == "none":
+                message = f"Custom entity {name!r} is not related to products"
+                outcome.problems.append(error("INVALID_FIELD", message, extension_path))
+                continue
+            items = value if isinstance(value, list) else [value]
+            if declared is not None and declared.product_relation == "one" and len(items) > 1:
+                message = f"A product has at most one {name!r} record"
+                outcome.problems.append(error("INVALID_FIELD", message, extension_path))
+                continue
+            for index, item in enumerate(items):
+                item_path = f"{extension_path}.{index}" if isinstance(value, list) else extension_path
+                # Without an id, a nested record's id follows from its product, entity and position, so
+                # that pushing the product again (a retry, or a later import) writes the same record.
+                default_id = uuid.uuid5(staged.entity_id, f"{name}{CATEGORY_PATH_SEPARATOR}{index}")
+                found = self._custom_record(outcome, name, item, item_path, root=False, default_id=default_id)
+                if found is None:
+                    continue
+                record_id, nested = found
+                if nested is not None:
+                    self._stage(outcome, self.lookups.custom_entity, nested)
+                    if nested.action is RecordAction.CREATE:
+                        staged.refs.append(Reference("custom_entity", item_path, id=record_id, nested=True))
+                else:
+                    known = self.lookups.custom_entity.by_id(record_id)
+                    if known is not None and known.creating:
+                        staged.refs.append(Reference("custom_entity", item_path, id=record_id))
+                if record_id.hex not in record_ids:
+                    record_ids.append(record_id.hex)
+        return record_ids
+
+    def delete_custom(self, name: str, raw: Any, path: str) -> RecordOutcome:
+        """A queued deletion of a custom entity record, named by its id (``"…"`` or ``{"id"}``)."""
+        outcome = RecordOutcome(name, path)
+        if self.lookups.declarations.get(name) is None:
+            message = f"Custom entity {name!r} is not declared"
+            outcome.problems.append(error("CUSTOM_ENTITY_UNKNOWN", message, path))
+            return outcome
+        record_id = custom_record_id(raw)
+        if record_id is None:
+            message = 'A custom entity record to delete is named by its id ("…" or {"id": "…"})'
+            outcome.problems.append(error("INVALID_FIELD", message, path))
+            return outcome
+        known = self.lookups.custom_entity.by_id(record_id)
+        if known is None or known.key != name:
+            outcome.problems.append(not_found("custom_entity", path, record_id))
+            return outcome
+        outcome.id, outcome.action = known.id, RecordAction.DELETE
+        deletion = StagedRecord(
+            Operation.DELETE, "custom_entity", known.id, RecordAction.DELETE, name, True, path, {}
+        )
+        outcome.staged.append(deletion)
+        return outcome
+
     # -- deletes and unassigns ------------------------------------------------------------------------
     def delete(self, entity: str, item: Any, path: str) -> RecordOutcome:
         """A queued deletion of something that exists in the catalog or is staged in the import."""
@@ -796,16 +937,21 @@ def delete_identity(entity: str, item: Any) -> tuple[uuid.UUID | None, str | Non
     return None, item.name
 
 
+def custom_record_id(item: Any) -> uuid.UUID | None:
+    """The id a custom entity item names (a string, or an object's ``id``), when it is a valid one."""
+    given = item.get("id") if isinstance(item, dict) else item
+    try:
+        return parse_id(given) if isinstance(given, str) else None
+    except ValueError:
+        return None
+
+
 MEDIA_FIELDS = ("url", "title", "alt", "filename")
 
 
 def option_keys(options: Iterable[OptionRef]) -> list[str]:
     """Property options as ``group␟option`` keys (names hold no control characters), without repeats."""
     return list(dict.fromkeys(path_key([option.group, option.option]) for option in options))
-
-
-def unsupported(path: str, what: str) -> Problem:
-    return error("UNSUPPORTED_FIELD", f"{what} are not supported by this server version", path)
 
 
 DELETE_COLLECTIONS = {"products": "product", "categories": "category", "media": "media", "taxes": "tax"}

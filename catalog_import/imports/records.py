@@ -240,8 +240,8 @@ class ProductRecord(Strict):
     variant_overrides: Annotated[list[VariantOverride], Field(max_length=1000)] | None = Field(
         default=None, alias="variantOverrides"
     )
-    # Not handled by this version of the server: refused with UNSUPPORTED_FIELD rather than dropped.
-    extensions: Any = None
+    # Custom entity records to create (or name by id) and link: one object or a list per entity name.
+    extensions: dict[str, dict[str, Any] | list[dict[str, Any]]] | None = None
 
 
 class RecordBatch(Strict):

@@ -223,31 +223,24 @@ def rejected(entity: str, path: str, problems: list[Problem]) -> RecordOutcome:
     return RecordOutcome(entity, path, problems=problems)
 
 
-def _custom_entity_steps(extensions: dict[str, list[Any]]) -> list[Step]:
-    """Custom entities cannot be declared by this server version: every record of one is unknown."""
-    return [
-        partial(
-            rejected,
-            name,
-            f"extensions.{name}.{index}",
-            [
-                error(
-                    "CUSTOM_ENTITY_UNKNOWN",
-                    f"Custom entity {name!r} is not declared",
-                    f"extensions.{name}.{index}",
-                )
-            ],
+def _custom_entity_steps(
+    flattener: Flattener, extensions: dict[str, list[Any]], handler: Callable[[str, Any, str], RecordOutcome]
+) -> list[Step]:
+    """One step per record of a custom entity, ``extensions.{name}.{index}``."""
+    steps: list[Step] = []
+    for name, records in extensions.items():
+        flattener.want_custom(name, records)
+        steps.extend(
+            partial(handler, name, raw, f"extensions.{name}.{index}") for index, raw in enumerate(records)
         )
-        for name, records in extensions.items()
-        for index in range(len(records))
-    ]
+    return steps
 
 
 def _record_steps(flattener: Flattener, collections: list[tuple[str, Any]]) -> list[Step]:
     steps: list[Step] = []
     for collection, items in collections:
         if collection == "extensions":
-            steps.extend(_custom_entity_steps(items))
+            steps.extend(_custom_entity_steps(flattener, items, flattener.custom_entity))
             continue
         entity, model = RECORD_COLLECTIONS[collection]
         for index, raw in enumerate(items):
@@ -259,6 +252,9 @@ def _record_steps(flattener: Flattener, collections: list[tuple[str, Any]]) -> l
                 steps.append(partial(rejected, entity, path, problems))
                 continue
             flattener.want(entity, record)
+            if isinstance(record, ProductRecord):
+                for name, value in (record.extensions or {}).items():
+                    flattener.want_custom(name, value if isinstance(value, list) else [value])
             handler = getattr(flattener, entity)
             steps.append(partial(handler, record, path))
     return steps
@@ -268,7 +264,7 @@ def _delete_steps(flattener: Flattener, collections: list[tuple[str, Any]]) -> l
     steps: list[Step] = []
     for collection, items in collections:
         if collection == "extensions":
-            steps.extend(_custom_entity_steps(items))
+            steps.extend(_custom_entity_steps(flattener, items, flattener.delete_custom))
             continue
         entity = DELETE_COLLECTIONS[collection]
         adapter = DELETE_ITEM_ADAPTERS[collection]

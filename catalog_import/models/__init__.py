@@ -17,6 +17,7 @@ from catalog_import.models.catalog import (
     PropertyOption,
     Tax,
 )
+from catalog_import.models.custom import CustomEntityRecord, CustomEntityType, ProductCustomEntity
 from catalog_import.models.staging import (
     Import,
     ImportFailure,
@@ -32,6 +33,8 @@ __all__ = [
     "Base",
     "Category",
     "Currency",
+    "CustomEntityRecord",
+    "CustomEntityType",
     "Import",
     "ImportFailure",
     "ImportRecord",
@@ -42,6 +45,7 @@ __all__ = [
     "Operation",
     "Product",
     "ProductCategory",
+    "ProductCustomEntity",
     "ProductMedia",
     "ProductOption",
     "ProductPrice",

@@ -21,6 +21,7 @@ ENTITY_LABELS = {
     "media": "Media",
     "folder": "Folder",
     "product": "Product",
+    "custom_entity": "Custom entity record",
 }
 
 KeyQuery = Select[*tuple[Any, ...]]

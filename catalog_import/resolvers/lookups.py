@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_import.resolvers.base import Known, Lookup
 from catalog_import.resolvers.category import CategoryLookup
 from catalog_import.resolvers.currency import CurrencyLookup
+from catalog_import.resolvers.custom_entity import CustomEntityLookup, DeclarationLookup
 from catalog_import.resolvers.folder import FolderLookup
 from catalog_import.resolvers.media import MediaLookup
 from catalog_import.resolvers.product import ProductLookup
@@ -33,15 +34,20 @@ class Lookups:
         self.folder = FolderLookup(session, import_id)
         self.product = ProductLookup(session, import_id)
         self.variants = VariantLookup(session)
+        self.custom_entity = CustomEntityLookup(session, import_id)
+        self.declarations = DeclarationLookup(session)
         self._undo: UndoLog | None = None
 
     def all(self) -> tuple[Lookup, ...]:
-        return (self.tax, self.currency, self.category, self.media, self.folder, self.product)
+        return (
+            self.tax, self.currency, self.category, self.media, self.folder, self.product, self.custom_entity,
+        )  # fmt: skip
 
     async def load(self) -> None:
         for lookup in self.all():
             await lookup.load()
         await self.variants.load(self.product)
+        await self.declarations.load()
 
     def of(self, entity: str) -> Lookup:
         for lookup in self.all():

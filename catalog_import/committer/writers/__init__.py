@@ -4,6 +4,7 @@ the records it did not write."""
 
 from catalog_import.committer.writers.base import Writer
 from catalog_import.committer.writers.category import write_categories
+from catalog_import.committer.writers.custom import delete_custom_entities, write_custom_entities
 from catalog_import.committer.writers.deletes import (
     delete_categories,
     delete_media,
@@ -20,11 +21,13 @@ WRITERS: dict[tuple[str, str], Writer] = {
     ("upsert", "category"): write_categories,
     ("upsert", "media"): write_media,
     ("upsert", "product"): write_products,
+    ("upsert", "custom_entity"): write_custom_entities,
     ("unassign", "product"): unassign_products,
     ("delete", "product"): delete_products,
     ("delete", "category"): delete_categories,
     ("delete", "media"): delete_media,
     ("delete", "tax"): delete_taxes,
+    ("delete", "custom_entity"): delete_custom_entities,
 }
 
 __all__ = ["WRITERS", "Writer"]

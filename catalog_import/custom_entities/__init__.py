@@ -1,0 +1,1 @@
+"""Custom entities: declarations (a JSON Schema of their fields), and reading their records."""

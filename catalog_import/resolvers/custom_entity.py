@@ -1,0 +1,56 @@
+"""Custom entity records by id (their natural key is the name of their entity, so that a record named by id
+is known to be of the right entity), and the declarations of the entities a push names."""
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_import.models import CustomEntityRecord, CustomEntityType
+from catalog_import.resolvers.base import KeyQuery, Lookup
+from catalog_import.sql import any_uuid
+
+
+class CustomEntityLookup(Lookup):
+    entity = "custom_entity"
+
+    def catalog_query(self, keys: list[str], ids: list[uuid.UUID]) -> KeyQuery:
+        return select(CustomEntityRecord.id, CustomEntityRecord.type_name).where(
+            CustomEntityRecord.id == any_uuid(ids)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    name: str
+    fields_schema: dict[str, Any]
+    product_relation: str
+
+
+class DeclarationLookup:
+    """The declarations of the custom entities named in a push, loaded once."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._wanted: set[str] = set()
+        self._declared: dict[str, Declared] = {}
+
+    def want(self, names: Iterable[str]) -> None:
+        self._wanted.update(names)
+
+    async def load(self) -> None:
+        names = sorted(self._wanted - self._declared.keys())
+        self._wanted.clear()
+        if not names:
+            return
+        found = await self.session.scalars(select(CustomEntityType).where(CustomEntityType.name.in_(names)))
+        for declared in found:
+            self._declared[declared.name] = Declared(
+                declared.name, declared.fields_schema, declared.product_relation
+            )
+
+    def get(self, name: str) -> Declared | None:
+        return self._declared.get(name)

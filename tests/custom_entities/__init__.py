@@ -1,0 +1,1 @@
+"""Tests of custom entities: declarations, pushes, commits and reads."""
