@@ -1,0 +1,176 @@
+"""The Python client against a real server on a loopback port (API and worker in one process): a whole
+import through the session API, asynchronous and not; plus its retry and token handling against a
+scripted transport."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from catalog_import.client import AsyncCatalogImportClient, CatalogImportClient, CatalogImportError
+from catalog_import.config import Settings
+from catalog_import.embedded import free_port
+from tests.factories import product
+from tests.test_cli import cli_env
+
+CLIENT_ID, CLIENT_SECRET = "client-test", "client-test-secret"
+
+
+@pytest.fixture
+def live_server(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """``catalog-import serve`` (API and worker) on a loopback port, with an integration bootstrapped from
+    the environment and a queue of its own."""
+    port = free_port()
+    env = {
+        **os.environ,
+        **cli_env(settings),
+        "CATALOG_IMPORT_QUEUE_NAME": f"{settings.queue_name}-client-{uuid.uuid4().hex[:8]}",
+        "CATALOG_IMPORT_BOOTSTRAP_CLIENT_ID": CLIENT_ID,
+        "CATALOG_IMPORT_BOOTSTRAP_CLIENT_SECRET": CLIENT_SECRET,
+    }
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "catalog_import", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, log_path.read_text()
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.2)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+async def test_async_session_imports_and_reports(live_server: str) -> None:
+    async with AsyncCatalogImportClient(live_server, CLIENT_ID, CLIENT_SECRET) as client:
+        session = await client.start_session("async client")
+        pushed = await session.add_records(products=[product("CLIENT-A"), product("CLIENT-B")])
+        await session.commit()
+        status = await session.done(poll_seconds=0.1, timeout_seconds=60)
+
+        assert not pushed["containsErrors"]
+        assert (status["status"], status["totals"]["product"], status["failures"]) == ("done", 2, [])
+        with pytest.raises(CatalogImportError) as refused:
+            await session.add_records(products=[product("CLIENT-C")])
+        assert (refused.value.status_code, refused.value.code) == (409, "IMPORT_ALREADY_COMMITTED")
+
+
+def test_sync_session_imports_and_reports(live_server: str) -> None:
+    with CatalogImportClient(live_server, CLIENT_ID, CLIENT_SECRET) as client:
+        session = client.start_session("sync client")
+        session.add_records(products=[product("CLIENT-SYNC")])
+        session.commit()
+        session.commit()  # a retried commit is not an error
+        status = session.done(poll_seconds=0.1, timeout_seconds=60)
+
+    assert (status["status"], status["totals"]["product"]) == ("done", 1)
+
+
+def test_wrong_secret_is_reported(live_server: str) -> None:
+    with (
+        CatalogImportClient(live_server, CLIENT_ID, "wrong") as client,
+        pytest.raises(CatalogImportError) as refused,
+    ):
+        client.start_session("never")
+
+    assert (refused.value.status_code, refused.value.code) == (401, "INVALID_CLIENT")
+
+
+class ScriptedServer:
+    """Answers from a script, recording what the client asked."""
+
+    def __init__(self, answers: list[httpx.Response]) -> None:
+        self.answers = answers
+        self.seen: list[tuple[str, str | None]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/oauth/token":
+            self.seen.append(("token", None))
+            return httpx.Response(
+                200, json={"token_type": "Bearer", "access_token": f"t{len(self.seen)}", "expires_in": 600}
+            )
+        self.seen.append((request.url.path, request.headers.get("Authorization")))
+        return self.answers.pop(0)
+
+
+def envelope(status: int, code: str, **headers: str) -> httpx.Response:
+    return httpx.Response(status, json={"code": code, "message": code.lower()}, headers=headers)
+
+
+async def test_retries_429_and_503_honouring_retry_after() -> None:
+    scripted = ScriptedServer(
+        [
+            envelope(429, "RATE_LIMITED", **{"Retry-After": "0"}),
+            envelope(503, "SERVICE_UNAVAILABLE"),
+            httpx.Response(200, json={"status": "started"}),
+        ]
+    )
+    client = AsyncCatalogImportClient(
+        "http://testserver", "id", "secret", backoff_seconds=0, transport=httpx.MockTransport(scripted)
+    )
+
+    answer: Any = await client.request("GET", "/api/import/x/status")
+
+    await client.aclose()
+    assert answer == {"status": "started"}
+    assert scripted.seen == [("token", None)] + [("/api/import/x/status", "Bearer t1")] * 3
+
+
+async def test_a_refused_token_is_renewed_once() -> None:
+    scripted = ScriptedServer(
+        [
+            envelope(401, "UNAUTHORIZED"),
+            httpx.Response(200, json={}),
+            envelope(401, "UNAUTHORIZED"),
+            envelope(401, "UNAUTHORIZED"),
+        ]
+    )
+    client = AsyncCatalogImportClient(
+        "http://testserver", "id", "secret", transport=httpx.MockTransport(scripted)
+    )
+
+    assert await client.request("GET", "/a") == {}
+    with pytest.raises(CatalogImportError) as refused:
+        await client.request("GET", "/b")
+
+    await client.aclose()
+    assert refused.value.code == "UNAUTHORIZED"
+    assert [seen for seen in scripted.seen if seen[0] == "token"] == [("token", None)] * 3
+    assert [path for path, _ in scripted.seen if path != "token"] == ["/a", "/a", "/b", "/b"]
+
+
+async def test_retries_give_up_with_the_last_error() -> None:
+    scripted = ScriptedServer([envelope(503, "SERVICE_UNAVAILABLE")] * 3)
+    client = AsyncCatalogImportClient(
+        "http://testserver",
+        "id",
+        "secret",
+        retries=2,
+        backoff_seconds=0,
+        transport=httpx.MockTransport(scripted),
+    )
+
+    with pytest.raises(CatalogImportError) as refused:
+        await client.request("GET", "/c")
+
+    await client.aclose()
+    assert (refused.value.status_code, refused.value.code) == (503, "SERVICE_UNAVAILABLE")
