@@ -252,8 +252,37 @@ class CommitFigures:
         return self.records / self.seconds
 
 
+class Throughput:
+    """Figures every benchmark of a push and a commit derives the same way, from its ``products``,
+    ``baseline_seconds``, ``push_latencies`` and ``peak_rss_mb``."""
+
+    products: int
+    baseline_seconds: float
+    push_latencies: list[float]
+    peak_rss_mb: dict[str, float]
+
+    @property
+    def baseline_products_per_second(self) -> float | None:
+        return self.products / self.baseline_seconds if self.baseline_seconds else None
+
+    def push_percentile(self, percent: int) -> float | None:
+        """Push latency in milliseconds at ``percent``."""
+        ordered = sorted(self.push_latencies)
+        if len(ordered) < 2:
+            return ordered[0] * 1000 if ordered else None
+        return statistics.quantiles(ordered, n=100, method="inclusive")[percent - 1] * 1000
+
+    def ratio(self, commit: CommitFigures | None) -> float | None:
+        baseline = self.baseline_products_per_second
+        return None if commit is None or baseline is None else commit.per_second / baseline
+
+    def sample_rss(self, phase: str) -> None:
+        # ru_maxrss is the peak so far, in KiB on Linux.
+        self.peak_rss_mb[phase] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 @dataclass
-class Figures:
+class Figures(Throughput):
     """What one run measured; a step that did not run (the time limit) leaves its figures empty."""
 
     products: int
@@ -284,29 +313,8 @@ class Figures:
         console.log(phase)
 
     @property
-    def baseline_products_per_second(self) -> float | None:
-        return self.products / self.baseline_seconds if self.baseline_seconds else None
-
-    @property
     def push_records_per_second(self) -> float | None:
         return self.products / self.push_seconds if self.push_seconds else None
-
-    def push_percentile(self, percent: int) -> float | None:
-        """Push latency in milliseconds at ``percent``."""
-        ordered = sorted(self.push_latencies)
-        if len(ordered) < 2:
-            return ordered[0] * 1000 if ordered else None
-        return statistics.quantiles(ordered, n=100, method="inclusive")[percent - 1] * 1000
-
-    def ratio(self, commit: CommitFigures | None) -> float | None:
-        baseline = self.baseline_products_per_second
-        if commit is None or baseline is None:
-            return None
-        return commit.per_second / baseline
-
-    def sample_rss(self, phase: str) -> None:
-        # ru_maxrss is the peak so far, in KiB on Linux.
-        self.peak_rss_mb[phase] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def show(value: float | None, pattern: str = "{:,.0f}") -> str:
@@ -1092,18 +1100,19 @@ def append_result(figures: Figures, machine_text: str, commit: str) -> None:
     ]
     if figures.stopped:
         cells[-1] += f" ({figures.stopped})"
-    if not RESULTS_FILE.exists():
-        RESULTS_FILE.write_text(RESULTS_HEADER)
-    with RESULTS_FILE.open("a") as results:
+    append_row(RESULTS_FILE, RESULTS_HEADER, cells)
+
+
+def append_row(path: Path, header: str, cells: Sequence[str]) -> None:
+    """Append one table row to a results file, writing its header first when the file is new."""
+    if not path.exists():
+        path.write_text(header)
+    with path.open("a") as results:
         results.write("| " + " | ".join(cells) + " |\n")
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.commit_throughput",
-        description="Push the PERFORMANCE.md workload, commit it, and compare with a COPY baseline.",
-    )
-    parser.add_argument("--products", type=int, default=20_000, help="products per import (default 20000)")
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """The options every benchmark shares: the commit batch size and the servers to run against."""
     parser.add_argument(
         "--batch-size",
         type=int,
@@ -1112,6 +1121,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--database-url", help="a PostgreSQL server URL (default: embedded)")
     parser.add_argument("--redis-url", help="a Redis URL (default: embedded)")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.commit_throughput",
+        description="Push the PERFORMANCE.md workload, commit it, and compare with a COPY baseline.",
+    )
+    parser.add_argument("--products", type=int, default=20_000, help="products per import (default 20000)")
+    add_server_options(parser)
     parser.add_argument(
         "--time-limit",
         type=float,

@@ -11,8 +11,6 @@ table and appends one row to ``benchmarks/results-variants.md``."""
 
 import argparse
 import asyncio
-import resource
-import statistics
 import tempfile
 import time
 import uuid
@@ -38,6 +36,9 @@ from benchmarks.commit_throughput import (
     PUSH_SIZE,
     ApiClient,
     CommitFigures,
+    Throughput,
+    add_server_options,
+    append_row,
     commit_and_write,
     console,
     copy_catalog_tables,
@@ -130,7 +131,7 @@ def parents(series: int, count: int, start: int) -> list[ParentSpec]:
 
 
 @dataclass
-class Figures:
+class Figures(Throughput):
     parents: int
     batch_size: int
     record_bytes: float = 0.0
@@ -145,32 +146,13 @@ class Figures:
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
     server_version: str = ""
     wall_seconds: float = 0.0
+    products: int = field(init=False)
 
-    @property
-    def products(self) -> int:
-        return self.parents * PRODUCTS_PER_PARENT
-
-    @property
-    def baseline_products_per_second(self) -> float | None:
-        return self.products / self.baseline_seconds if self.baseline_seconds else None
+    def __post_init__(self) -> None:
+        self.products = self.parents * PRODUCTS_PER_PARENT
 
     def push_per_second(self, records: int) -> float | None:
         return records / self.push_seconds if self.push_seconds else None
-
-    def push_percentile(self, percent: int) -> float | None:
-        """Push latency in milliseconds at ``percent``."""
-        ordered = sorted(self.push_latencies)
-        if len(ordered) < 2:
-            return ordered[0] * 1000 if ordered else None
-        return statistics.quantiles(ordered, n=100, method="inclusive")[percent - 1] * 1000
-
-    def ratio(self, commit: CommitFigures | None) -> float | None:
-        baseline = self.baseline_products_per_second
-        return None if commit is None or baseline is None else commit.per_second / baseline
-
-    def sample_rss(self, phase: str) -> None:
-        # ru_maxrss is the peak so far, in KiB on Linux.
-        self.peak_rss_mb[phase] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # -- the baseline: COPY of the same catalog rows ------------------------------------------------------
@@ -590,10 +572,7 @@ def append_result(figures: Figures, machine_text: str, commit: str) -> None:
         prepare,
         f"{show(figures.peak_rss_mb.get('push'))} / {max(figures.peak_rss_mb.values()):.0f}",
     ]
-    if not RESULTS_FILE.exists():
-        RESULTS_FILE.write_text(RESULTS_HEADER)
-    with RESULTS_FILE.open("a") as results:
-        results.write("| " + " | ".join(cells) + " |\n")
+    append_row(RESULTS_FILE, RESULTS_HEADER, cells)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -602,14 +581,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description="Push parents with 6 generated variants each, commit them, and compare with COPY.",
     )
     parser.add_argument("--parents", type=int, default=10_000, help="parents per import (default 10000)")
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=Settings.model_fields["commit_batch_size"].default,
-        help="records per commit transaction (default: the server's, %(default)s)",
-    )
-    parser.add_argument("--database-url", help="a PostgreSQL server URL (default: embedded)")
-    parser.add_argument("--redis-url", help="a Redis URL (default: embedded)")
+    add_server_options(parser)
     args = parser.parse_args(argv)
     if args.parents < 1 or args.batch_size < 1:
         parser.error("--parents and --batch-size must be positive")
