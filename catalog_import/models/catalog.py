@@ -181,29 +181,26 @@ class PropertyOption(Base):
     name: Mapped[str] = mapped_column(String(255))
 
 
-class ProductProperty(Base):
+class ProductOptionLink:
+    """A product's link to a property option (the columns both kinds of link share)."""
+
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    option_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("property_options.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class ProductProperty(ProductOptionLink, Base):
     """A filterable property assigned to a product."""
 
     __tablename__ = "product_properties"
     __table_args__ = (Index("ix_product_properties_option_id", "option_id"),)
 
-    product_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
-    )
-    option_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("property_options.id", ondelete="CASCADE"), primary_key=True
-    )
 
-
-class ProductOption(Base):
+class ProductOption(ProductOptionLink, Base):
     """An option that sets a variant apart from its siblings (its "Size: S")."""
 
     __tablename__ = "product_options"
     __table_args__ = (Index("ix_product_options_option_id", "option_id"),)
-
-    product_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
-    )
-    option_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("property_options.id", ondelete="CASCADE"), primary_key=True
-    )
