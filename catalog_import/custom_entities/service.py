@@ -4,11 +4,12 @@ commit; the request boundary does."""
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import unquote
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
+from referencing import Registry
 from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.custom_entities import schemas
@@ -77,22 +78,19 @@ def references(node: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 def resolves_locally(schema: dict[str, Any], ref: str) -> bool:
-    """Whether ``ref`` is a JSON pointer fragment (``#`` or ``#/…``) naming a part of ``schema``; nothing is
-    ever fetched from elsewhere."""
-    if ref == "#":
-        return True
-    if not ref.startswith("#/"):
+    """Whether ``ref`` is a fragment (``#``, ``#/pointer`` or ``#anchor``) naming a part of ``schema``;
+    nothing is ever fetched from elsewhere."""
+    if not ref.startswith("#"):
         return False
-    node: Any = schema
-    for raw in ref[2:].split("/"):
-        part = unquote(raw).replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False
+    resolver = Registry().with_resource(LOCAL_URI, DRAFT202012.create_resource(schema)).resolver(LOCAL_URI)
+    try:
+        resolver.lookup(LOCAL_URI + ref)
+    except Unresolvable:
+        return False
     return True
+
+
+LOCAL_URI = "urn:catalog-import:fields"
 
 
 def declaration_view(declared: CustomEntityType) -> schemas.DeclarationView:
