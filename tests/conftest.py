@@ -23,6 +23,7 @@ from catalog_import.embedded import embedded_postgres, embedded_redis
 from catalog_import.media.services import MediaServices, media_services
 from catalog_import.migrations import upgrade
 from tests.factories import Api
+from tests.live import serve_process
 
 # Everything but the seeded currencies and the server's own keys.
 TABLES = [
@@ -177,3 +178,10 @@ async def other_api(
 ) -> Api:
     """A second integration, to check that imports stay private."""
     return await Api.signed_in(app_client, session_factory, settings, media, name="other")
+
+
+@pytest.fixture
+def live_server(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """A real ``catalog-import serve`` on a loopback port (see ``tests.live``); yields its base URL."""
+    with serve_process(settings, tmp_path) as url:
+        yield url

@@ -22,20 +22,9 @@ from catalog_import.cli import app
 from catalog_import.config import Settings
 from catalog_import.embedded import free_port
 from tests.factories import Api, assert_error, product
+from tests.live import cli_env
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def cli_env(settings: Settings) -> dict[str, str]:
-    assert settings.database_url and settings.redis_url
-    return {
-        "CATALOG_IMPORT_DATABASE_URL": settings.database_url,
-        "CATALOG_IMPORT_REDIS_URL": settings.redis_url,
-        "CATALOG_IMPORT_QUEUE_NAME": settings.queue_name,
-        "CATALOG_IMPORT_MEDIA_DIR": str(settings.media_path),
-        "CATALOG_IMPORT_MEDIA_ALLOWED_HOSTS": ",".join(settings.media_allowed_hosts),
-        "CATALOG_IMPORT_LOG_JSON": "true",
-    }
 
 
 class TestIntegrationCreate:

@@ -2,62 +2,14 @@
 import through the session API, asynchronous and not; plus its retry and token handling against a
 scripted transport."""
 
-import os
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from catalog_import.client import AsyncCatalogImportClient, CatalogImportClient, CatalogImportError
-from catalog_import.config import Settings
-from catalog_import.embedded import free_port
 from tests.factories import product
-from tests.test_cli import cli_env
-
-CLIENT_ID, CLIENT_SECRET = "client-test", "client-test-secret"
-
-
-@pytest.fixture
-def live_server(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """``catalog-import serve`` (API and worker) on a loopback port, with an integration bootstrapped from
-    the environment and a queue of its own."""
-    port = free_port()
-    env = {
-        **os.environ,
-        **cli_env(settings),
-        "CATALOG_IMPORT_QUEUE_NAME": f"{settings.queue_name}-client-{uuid.uuid4().hex[:8]}",
-        "CATALOG_IMPORT_BOOTSTRAP_CLIENT_ID": CLIENT_ID,
-        "CATALOG_IMPORT_BOOTSTRAP_CLIENT_SECRET": CLIENT_SECRET,
-    }
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "catalog_import", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert process.poll() is None, log_path.read_text()
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.2)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+from tests.live import CLIENT_ID, CLIENT_SECRET
 
 
 async def test_async_session_imports_and_reports(live_server: str) -> None:
