@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import structlog
 
-from catalog_import.media.addresses import AddressPolicy, ForbiddenAddress, GuardedTransport
+from catalog_import.addresses import AddressPolicy, ForbiddenAddress, GuardedTransport
 from catalog_import.media.sniff import sniff
 from catalog_import.media.storage import MediaStorage
 from catalog_import.metrics import MediaDownloadMeter

@@ -11,7 +11,7 @@ import httpcore
 import httpx
 import pytest
 
-from catalog_import.media.addresses import (
+from catalog_import.addresses import (
     AddressPolicy,
     ForbiddenAddress,
     GuardedNetworkBackend,

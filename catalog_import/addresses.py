@@ -1,4 +1,5 @@
-"""Which addresses media may be downloaded from, checked on the address actually connected to.
+"""Which addresses the server may connect to on a user's behalf (media downloads, webhook deliveries),
+checked on the address actually connected to.
 
 Only public unicast addresses are allowed: loopback, private, link-local, multicast, reserved and other
 special-purpose ranges are refused unless the URL's host is listed in ``MEDIA_ALLOWED_HOSTS``. The check sits
@@ -19,7 +20,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class ForbiddenAddress(Exception):
-    """A connection to an address media must not be fetched from."""
+    """A connection to an address the server must not connect to."""
 
 
 def is_public(address: IPAddress) -> bool:
@@ -94,7 +95,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,  # noqa: ASYNC109 (the interface httpcore calls)
         socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        raise ForbiddenAddress("media are not fetched over unix sockets")
+        raise ForbiddenAddress("no connections over unix sockets")
 
     async def sleep(self, seconds: float) -> None:
         await self.inner.sleep(seconds)
@@ -115,7 +116,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        # httpcore would also follow a redirect to ws:// or wss://; media come over http and https only.
+        # httpcore would also follow a redirect to ws:// or wss://; only http and https are spoken.
         if request.url.scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"{request.url.scheme} is not http or https", request=request)
         return await super().handle_async_request(request)
