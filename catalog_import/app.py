@@ -122,10 +122,24 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.include_router(custom_entity_endpoints.catalog_router, responses={**RATE_LIMITED, **UNAVAILABLE})
     app.include_router(media_endpoints.router, responses=UNAVAILABLE)
     app.include_router(metrics_router)
+    describe = app.openapi
+    app.openapi = lambda: json_error_bodies(describe())  # type: ignore[method-assign]
     app.add_middleware(RequestTimeoutMiddleware, timeout_seconds=settings.request_timeout_seconds)
     # Added last, so outermost: its access line sees every answer, those of other middleware too.
     app.add_middleware(AccessLogMiddleware)
     return app
+
+
+def json_error_bodies(document: dict[str, Any]) -> dict[str, Any]:
+    """Errors are answered in JSON whatever a route answers on success: FastAPI documents them in the
+    route's own media type, which for an event stream is wrong. Changes ``document`` in place."""
+    for path_item in document["paths"].values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if not status.startswith("2") and "text/event-stream" in content:
+                    content["application/json"] = content.pop("text/event-stream")
+    return document
 
 
 def openapi_document() -> str:

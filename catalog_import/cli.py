@@ -46,7 +46,15 @@ def serve(
         upgrade(settings.database_url)
         application = create_app(settings, run_worker=not no_worker)
         logger.info("serving", url=f"http://{host}:{port}", worker=not no_worker)
-        uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+        # Open event streams last as long as their imports: on shutdown they get a few seconds to end.
+        uvicorn.run(
+            application,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
 
 
 @app.command()

@@ -84,6 +84,25 @@ class Settings(BaseSettings):
     media_retry_backoff_seconds: float = Field(default=0.5, ge=0)
     media_download_concurrency: int = Field(default=16, ge=1, le=256, description="Downloads per worker.")
 
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long a webhook receiver has to answer one delivery."
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=20, description="Attempts per webhook message before it is given up."
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="Wait after a webhook's first failed attempt; each further one waits four times longer.",
+    )
+    webhook_retry_max_seconds: float = Field(
+        default=6 * 3600.0, ge=0, description="Longest wait between two attempts of a webhook message."
+    )
+    webhook_concurrency: int = Field(default=8, ge=1, le=256, description="Deliveries in flight per worker.")
+    events_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often an event stream looks for progress and failures."
+    )
+
     @field_validator("media_allowed_hosts", mode="before")
     @classmethod
     def comma_separated(cls, value: object) -> object:

@@ -86,6 +86,13 @@ MEDIA_DOWNLOAD_BYTES = Histogram(
     buckets=tuple(2**power for power in range(10, 28, 2)),
     registry=None,
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "catalog_import_webhook_attempts",
+    "Webhook delivery attempts, by event and outcome: delivered, retry (failed, tried again later) or "
+    "failed (given up).",
+    ["event", "outcome"],
+    registry=None,
+)
 EVENT_METRICS: tuple[Collector, ...] = (
     RECORDS_PUSHED,
     RECORDS_COMMITTED,
@@ -93,6 +100,7 @@ EVENT_METRICS: tuple[Collector, ...] = (
     MEDIA_DOWNLOADS,
     MEDIA_DOWNLOAD_SECONDS,
     MEDIA_DOWNLOAD_BYTES,
+    WEBHOOK_ATTEMPTS,
 )
 
 # Series exist from the start, so that the first event shows as an increase rather than a new series.
@@ -103,6 +111,9 @@ for _entity in ENTITIES:
         RECORDS_COMMITTED.labels(_entity, "upsert", _state)
 for _outcome in DOWNLOAD_OUTCOMES:
     MEDIA_DOWNLOADS.labels(_outcome)
+for _event in ("import.failures", "import.done"):
+    for _outcome in ("delivered", "retry", "failed"):
+        WEBHOOK_ATTEMPTS.labels(_event, _outcome)
 
 
 def entity_label(entity: str) -> str:

@@ -1,5 +1,8 @@
-"""The arq worker: job functions, the periodic stall check and purge, and the resources the jobs share."""
+"""The arq worker: job functions, the periodic stall check and purge, the webhook delivery loop, and the
+resources the jobs share."""
 
+import asyncio
+import contextlib
 from typing import Any
 
 from arq import cron, func
@@ -18,6 +21,7 @@ from catalog_import.db import create_engine, create_session_factory
 from catalog_import.imports.tasks import PURGE_EVERY_MINUTES, purge_expired_imports
 from catalog_import.media.services import media_services
 from catalog_import.queue import ImportQueue, ReconnectingWorker, redis_settings
+from catalog_import.webhooks.delivery import DeliveryLoop, DeliveryOptions
 
 
 def create_worker(settings: Settings, *, handle_signals: bool = True, burst: bool = False) -> Worker:
@@ -39,8 +43,17 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
             stalled_after_seconds=settings.stalled_after_seconds,
             media=media_services(settings),
         )
+        # Webhook messages are sent beside the jobs, never in a job's slot or an import's way.
+        deliveries = DeliveryLoop(ctx["runtime"].session_factory, DeliveryOptions.from_settings(settings))
+        ctx["webhooks"] = deliveries
+        ctx["webhook_task"] = asyncio.create_task(deliveries.run(), name="webhook-deliveries")
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        if "webhook_task" in ctx:
+            ctx["webhook_task"].cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ctx["webhook_task"]
+            await ctx["webhooks"].aclose()
         if "runtime" in ctx:
             await ctx["runtime"].queue.close()
             await ctx["runtime"].media.aclose()

@@ -99,7 +99,7 @@ class Api:
         return api
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.get(path, headers=self.headers, **kwargs)
+        return await self.client.get(path, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs)
 
     async def post(self, path: str, json: Any = None, **kwargs: Any) -> httpx.Response:
         return await self.client.post(

@@ -144,7 +144,8 @@ async def open_import(api: Api) -> dict[str, str]:
     return {"import_id": import_id}
 
 
-@only(full_schema, r"\{import_id\}").parametrize()
+# The event stream of an open import lasts until the import ends: it is fuzzed on the done one.
+@only(full_schema, r"\{import_id\}(?!/events)").parametrize()
 @FUZZ
 def test_on_an_open_import(case: Case, fuzz_app: FastAPI, api: Api, open_import: dict[str, str]) -> None:
     call(case, fuzz_app, api, open_import)

@@ -13,6 +13,12 @@ def generate_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+def generate_webhook_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and 24 random bytes in standard base64, which every
+    implementation of the convention decodes the same way."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
 def generate_client_id() -> str:
     return "ci_" + secrets.token_hex(12)
 

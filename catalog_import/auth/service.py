@@ -10,6 +10,7 @@ from catalog_import.auth.secrets import (
     DUMMY_HASH,
     generate_client_id,
     generate_secret,
+    generate_webhook_secret,
     hash_secret,
     verify_secret,
 )
@@ -52,7 +53,7 @@ async def create_integration(
         name=name,
         client_id=client_id or generate_client_id(),
         secret_hash=hash_secret(secret),
-        webhook_secret="whsec_" + secrets.token_urlsafe(24),
+        webhook_secret=generate_webhook_secret(),
     )
     await IntegrationRepository(session).add(integration)
     return NewIntegration(integration, secret)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_import.committer.writers.base import ClaimedRecord
 from catalog_import.models import ImportFailure
 from catalog_import.problems import Problem, error
+from catalog_import.webhooks import service as webhooks
 
 FAILED_DEPENDENCIES = """
 SELECT d.record_id, d.path, d.nested, t.entity, t.entity_id, t.natural_key, t.state, t.problems
@@ -34,7 +35,13 @@ JOIN import_records r ON r.record_id = f.record_id
 WHERE r.root
 ORDER BY r.record_id
 ON CONFLICT (record_id) DO NOTHING
+RETURNING failure_id
 """
+
+# Failures of one import are numbered in the order their transactions commit: whoever records failures
+# holds this lock until it commits, so that a reader paging through them, or following them as they come,
+# by number never misses one that a slower transaction numbered lower.
+ORDER_FAILURES = "SELECT pg_advisory_xact_lock(hashtextextended('import-failures:' || :import_id, 0))"
 
 # Nested creations the failed records needed and that nothing else still needs: undone, counted as not
 # written. A nested creation may also be needed by records other than its root (a tax created under one
@@ -130,12 +137,17 @@ async def record_failures(
     *,
     state: str = "failed",
 ) -> set[str]:
-    """Settle records with their problems in ``state`` (failed, or skipped or written with warnings) and
-    report them under their roots; for failed ones, undo the nested creations nothing else needs. Returns
-    the files of media that were undone."""
-    if not problems:
-        return set()
-    failures = [
+    """Settle records with their problems and report them under their roots (see ``settle_records`` and
+    ``report_failures``). Returns the files of media that were undone."""
+    files = await settle_records(session, problems, entities, state=state)
+    await report_failures(session, import_id, problems, entities)
+    return files
+
+
+def failure_rows(
+    problems: Mapping[int, Sequence[Problem]], entities: Mapping[int, str] | None
+) -> list[dict[str, object]]:
+    return [
         {
             "record_id": record_id,
             "problems": [detail_json(p, (entities or {}).get(record_id)) for p in record_problems],
@@ -143,14 +155,41 @@ async def record_failures(
         }
         for record_id, record_problems in problems.items()
     ]
-    for statement in (SETTLE, INSERT_FAILURES):
-        await session.execute(
-            text(statement).bindparams(bindparam("failures", type_=JSONB)),
-            {"failures": failures, "state": state},
-        )
+
+
+async def settle_records(
+    session: AsyncSession,
+    problems: Mapping[int, Sequence[Problem]],
+    entities: Mapping[int, str] | None = None,
+    *,
+    state: str = "failed",
+) -> set[str]:
+    """Settle records with their problems in ``state`` (failed, or skipped or written with warnings); for
+    failed ones, undo the nested creations nothing else needs. Returns the files of media that were
+    undone."""
+    if not problems:
+        return set()
+    statement = text(SETTLE).bindparams(bindparam("failures", type_=JSONB))
+    await session.execute(statement, {"failures": failure_rows(problems, entities), "state": state})
     if state != "failed":
         return set()
     return await undo_nested(session, list(problems))
+
+
+async def report_failures(
+    session: AsyncSession,
+    import_id: uuid.UUID,
+    problems: Mapping[int, Sequence[Problem]],
+    entities: Mapping[int, str] | None = None,
+) -> None:
+    """Report settled records' problems as failures of their roots, and queue them for the import's error
+    webhook. Call it last in the transaction: it holds the import's failure-ordering lock until commit."""
+    if not problems:
+        return
+    await session.execute(text(ORDER_FAILURES), {"import_id": str(import_id)})
+    statement = text(INSERT_FAILURES).bindparams(bindparam("failures", type_=JSONB))
+    failure_ids = (await session.scalars(statement, {"failures": failure_rows(problems, entities)})).all()
+    await webhooks.failures_recorded(session, import_id, failure_ids)
 
 
 def detail_json(problem: Problem, entity: str | None) -> dict[str, object]:
@@ -188,12 +227,17 @@ async def skip_unneeded_nested(session: AsyncSession, import_id: uuid.UUID) -> N
 
 async def record_import_failure(session: AsyncSession, import_id: uuid.UUID, problem: Problem) -> None:
     """An import-wide failure (entity ``import``), not tied to a record."""
-    await session.execute(
-        insert(ImportFailure).values(
+    await session.execute(text(ORDER_FAILURES), {"import_id": str(import_id)})
+    failure_id = await session.scalar(
+        insert(ImportFailure)
+        .values(
             import_id=import_id,
             entity="import",
             entity_id=import_id,
             severity_code=int(problem.severity),
             details=[problem.to_json()],
         )
+        .returning(ImportFailure.failure_id)
     )
+    assert failure_id is not None
+    await webhooks.failures_recorded(session, import_id, [failure_id])

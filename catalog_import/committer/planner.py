@@ -183,8 +183,7 @@ async def resolve_pending_references(session: AsyncSession, import_id: uuid.UUID
             if problems:
                 failed.append((record, problems))
         await session.flush()
-        for record, problems in failed:
-            await record_failures(session, import_id, {record.record_id: problems})
+        await record_failures(session, import_id, {record.record_id: problems for record, problems in failed})
 
 
 async def fail_cycles(session: AsyncSession, import_id: uuid.UUID) -> None:

@@ -18,7 +18,12 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog_import import metrics
-from catalog_import.committer.failures import dependency_problems, record_failures, record_import_failure
+from catalog_import.committer.failures import (
+    dependency_problems,
+    record_import_failure,
+    report_failures,
+    settle_records,
+)
 from catalog_import.committer.planner import prepare_import
 from catalog_import.committer.repository import CommitRepository
 from catalog_import.committer.writers import WRITERS
@@ -26,6 +31,7 @@ from catalog_import.committer.writers.base import ClaimedRecord, Problems, Write
 from catalog_import.media.repository import MediaFileRepository
 from catalog_import.media.services import MediaServices
 from catalog_import.problems import Problem, Severity
+from catalog_import.webhooks import service as webhooks
 
 logger = structlog.get_logger(__name__)
 
@@ -99,6 +105,8 @@ class ImportRunner:
                 continue
             async with self.session_factory() as session, session.begin():
                 finished = await CommitRepository(session).finish(self.import_id)
+                if finished:
+                    await webhooks.import_ended(session, self.import_id)
             if finished:
                 self.log.info("import done")
             return finished
@@ -145,10 +153,11 @@ class ImportRunner:
             failed = {rid: p for rid, p in problems.items() if any(x.is_error for x in p)}
             skipped = {rid: p for rid, p in problems.items() if rid in not_written and rid not in failed}
             warned = {rid: p for rid, p in problems.items() if rid not in not_written}
-            context.touched_files |= await record_failures(session, self.import_id, failed, entities)
-            await record_failures(session, self.import_id, skipped, entities, state="skipped")
-            await record_failures(session, self.import_id, warned, entities, state="written")
+            context.touched_files |= await settle_records(session, failed, entities)
+            await settle_records(session, skipped, entities, state="skipped")
+            await settle_records(session, warned, entities, state="written")
             await repository.mark_written([r.record_id for r in records if r.record_id not in not_written])
+            await report_failures(session, self.import_id, {**failed, **skipped, **warned}, entities)
             self.log.debug(
                 "batch written",
                 records=len(records),
@@ -221,4 +230,5 @@ async def abandon_import(
         await record_import_failure(
             session, import_id, Problem("IMPORT_FAILED", reason, "", Severity.CRITICAL, "import")
         )
-        await repository.finish(import_id)
+        if await repository.finish(import_id):
+            await webhooks.import_ended(session, import_id)

@@ -1,16 +1,19 @@
 """Import session endpoints (CONTRACT §2–§5): thin handlers that call one service function each."""
 
 import uuid
+from collections.abc import AsyncIterable
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Header, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from catalog_import.auth.dependencies import IntegrationId
 from catalog_import.db import Session
 from catalog_import.errors import Unprocessable
 from catalog_import.imports import schemas, service
 from catalog_import.imports.body import read_json_body
+from catalog_import.imports.events import ImportEvents, parse_last_event_id
 from catalog_import.imports.records import DeleteBatch, RecordBatch, UnassignBatch
 from catalog_import.models import ImportStatus
 from catalog_import.problems import Severity
@@ -188,6 +191,53 @@ async def import_status(
 ) -> schemas.Status:
     """Progress, totals per entity and the first 100 failures of an import."""
     return await service.import_status(session, integration_id, import_id)
+
+
+async def readable_import(
+    request: Request, import_id: Annotated[uuid.UUID, Path()], integration_id: IntegrationId
+) -> uuid.UUID:
+    """The import's id once it is known to exist for the caller (404 otherwise), checked in a session of
+    its own so that a long response holds none."""
+    async with request.app.state.session_factory() as session:
+        await service.get_import(session, integration_id, import_id)
+    return import_id
+
+
+@router.get(
+    "/{import_id}/events",
+    operation_id="stream_import_events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"description": "`progress`, `failures` and `end` events; JSON in each event's data"},
+        **error_responses(404),
+    },
+)
+async def import_events(
+    request: Request,
+    import_id: Annotated[uuid.UUID, Depends(readable_import)],
+    integration_id: IntegrationId,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            max_length=32,
+            pattern=NO_NUL,
+            description="Resume after this failure number (the id of the last `failures` event seen).",
+        ),
+    ] = None,
+) -> AsyncIterable[ServerSentEvent]:
+    """Progress and failures as they happen, as Server-Sent Events: `progress` (the status without
+    failures) when it changes, `failures` (like the error webhook's body) as failures are recorded, and
+    `end` (the final status) when the import is done or cancelled; then the stream closes."""
+    events = ImportEvents(
+        request.app.state.session_factory,
+        integration_id,
+        import_id,
+        after_failure=parse_last_event_id(last_event_id),
+        poll_seconds=request.app.state.settings.events_poll_seconds,
+    )
+    async for event in events.stream():
+        yield event
 
 
 @router.get(

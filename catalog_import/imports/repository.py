@@ -10,7 +10,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.imports.flatten import StagedRecord
-from catalog_import.models import Import, ImportFailure, ImportRecord, ImportStatus, RecordState
+from catalog_import.models import (
+    Import,
+    ImportFailure,
+    ImportRecord,
+    ImportStatus,
+    RecordState,
+    WebhookDelivery,
+)
 from catalog_import.problems import Severity
 
 
@@ -21,6 +28,8 @@ class RecordCounts:
     written_by_entity: dict[str, int]
     failures: int
     level: int | None
+    # Webhook messages by delivery state (pending, delivered, failed).
+    webhooks: dict[str, int]
 
 
 class ImportRepository:
@@ -133,7 +142,7 @@ class ImportRepository:
 
     # -- status -----------------------------------------------------------------------------------------
     async def counts(self, import_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RecordCounts]:
-        """Progress and totals of several imports in two grouped queries."""
+        """Progress, totals and webhook deliveries of several imports in three grouped queries."""
         rows = await self.session.execute(
             select(
                 ImportRecord.import_id,
@@ -152,6 +161,14 @@ class ImportRepository:
             .group_by(ImportFailure.import_id)
         )
         failures: dict[uuid.UUID, int] = dict(failure_rows.all())
+        webhook_rows = await self.session.execute(
+            select(WebhookDelivery.import_id, WebhookDelivery.state, func.count())
+            .where(WebhookDelivery.import_id.in_(import_ids))
+            .group_by(WebhookDelivery.import_id, WebhookDelivery.state)
+        )
+        webhooks: dict[uuid.UUID, dict[str, int]] = {}
+        for import_id, state, count in webhook_rows:
+            webhooks.setdefault(import_id, {})[state] = count
         totals: dict[uuid.UUID, dict[str, Any]] = {
             import_id: {"total": 0, "processed": 0, "written": {}, "level": None} for import_id in import_ids
         }
@@ -171,6 +188,7 @@ class ImportRepository:
                 written_by_entity=figures["written"],
                 failures=failures.get(import_id, 0),
                 level=figures["level"],
+                webhooks=webhooks.get(import_id, {}),
             )
             for import_id, figures in totals.items()
         }
@@ -184,3 +202,8 @@ class ImportRepository:
         if after is not None:
             statement = statement.where(ImportFailure.failure_id > after)
         return (await self.session.scalars(statement.order_by(ImportFailure.failure_id).limit(limit))).all()
+
+    async def failures_by_id(self, failure_ids: Sequence[int]) -> Sequence[ImportFailure]:
+        """The given failures, in the order they were found."""
+        statement = select(ImportFailure).where(ImportFailure.failure_id.in_(failure_ids))
+        return (await self.session.scalars(statement.order_by(ImportFailure.failure_id))).all()

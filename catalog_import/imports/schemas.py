@@ -87,6 +87,14 @@ class Totals(ApiModel):
     failures: int = 0
 
 
+class WebhookCounts(ApiModel):
+    """The import's webhook messages by delivery state."""
+
+    delivered: int = 0
+    failed: int = Field(default=0, description="Given up after every attempt failed.")
+    pending: int = Field(default=0, description="Not delivered yet; retried with backoff.")
+
+
 class ImportSummary(ApiModel):
     """An import's status without its failures (as listed by ``GET /api/import``)."""
 
@@ -99,8 +107,25 @@ class ImportSummary(ApiModel):
     duration: float
     progress: Progress
     totals: Totals
+    webhooks: WebhookCounts
 
 
 class Status(ImportSummary):
     failures: list[Failure]
     failures_truncated: bool
+
+
+class FailuresEvent(ApiModel):
+    """Body of an ``import.failures`` webhook and of a ``failures`` event of the event stream."""
+
+    type: Literal["import.failures"] = "import.failures"
+    import_id: Id
+    failures: list[Failure]
+
+
+class DoneEvent(ApiModel):
+    """Body of the ``import.done`` webhook: the import's final status without its failures."""
+
+    type: Literal["import.done"] = "import.done"
+    import_id: Id
+    status: ImportSummary

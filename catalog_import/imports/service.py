@@ -3,7 +3,6 @@ status. Services never commit; the request boundary does."""
 
 import uuid
 from collections.abc import Awaitable, Callable, Collection
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -26,13 +25,15 @@ from catalog_import.imports.records import (
     TaxKey,
     TaxRecord,
 )
-from catalog_import.imports.repository import ImportRepository, RecordCounts
+from catalog_import.imports.repository import ImportRepository
+from catalog_import.imports.views import failure_schema, summary
 from catalog_import.metrics import count_pushed
-from catalog_import.models import Import, ImportFailure, ImportStatus, Operation
+from catalog_import.models import Import, ImportStatus, Operation
 from catalog_import.pagination import encode_cursor, id_after, number_after
 from catalog_import.problems import Problem, Severity, error
 from catalog_import.resolvers.lookups import Lookups
 from catalog_import.schemas import Page
+from catalog_import.webhooks import service as webhooks
 
 STATUS_FAILURE_LIMIT = 100
 
@@ -121,6 +122,7 @@ async def cancel_import(session: AsyncSession, integration_id: uuid.UUID, import
     repository = ImportRepository(session)
     await repository.delete_staged(import_id)
     await repository.mark_cancelled(import_id)
+    await webhooks.import_ended(session, import_id)
 
 
 # -- pushes ---------------------------------------------------------------------------------------------
@@ -346,60 +348,6 @@ async def push_unassigns(
 
 
 # -- status ---------------------------------------------------------------------------------------------
-
-
-def failure_schema(failure: ImportFailure) -> schemas.Failure:
-    return schemas.Failure(
-        entity=failure.entity,
-        id=failure.entity_id,
-        path=failure.path,
-        batch=failure.batch,
-        details=[
-            schemas.FailureDetail(
-                severity=detail["severity"],
-                severity_code=detail["severityCode"],
-                code=detail["code"],
-                entity=detail.get("entity") or failure.entity,
-                path=detail.get("path"),
-                message=detail["message"],
-            )
-            for detail in failure.details
-        ],
-    )
-
-
-def summary(import_: Import, counts: RecordCounts) -> schemas.ImportSummary:
-    if import_.commit_time is None:
-        duration = 0.0
-    else:
-        end = import_.end_time or datetime.now(UTC)
-        duration = round(max((end - import_.commit_time).total_seconds(), 0.0), 3)
-    written = counts.written_by_entity
-    return schemas.ImportSummary(
-        id=import_.id,
-        name=import_.name,
-        status=ImportStatus(import_.status),
-        start_time=import_.start_time,
-        commit_time=import_.commit_time,
-        end_time=import_.end_time,
-        duration=duration,
-        progress=schemas.Progress(
-            total=counts.total,
-            processed=counts.processed,
-            level=counts.level
-            if import_.status == ImportStatus.IMPORTING and (counts.level or 0) >= 0
-            else None,
-            levels=import_.levels,
-        ),
-        totals=schemas.Totals(
-            product=written.get("product", 0),
-            media=written.get("media", 0),
-            category=written.get("category", 0),
-            tax=written.get("tax", 0),
-            total=sum(written.values()),
-            failures=counts.failures,
-        ),
-    )
 
 
 async def import_status(

@@ -27,6 +27,8 @@ from catalog_import.models.staging import (
     RecordAction,
     RecordDependency,
     RecordState,
+    WebhookDelivery,
+    WebhookState,
 )
 
 __all__ = [
@@ -57,4 +59,6 @@ __all__ = [
     "RecordState",
     "ServerKey",
     "Tax",
+    "WebhookDelivery",
+    "WebhookState",
 ]

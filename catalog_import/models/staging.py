@@ -156,3 +156,42 @@ class ImportFailure(Base):
     severity_code: Mapped[int] = mapped_column(SmallInteger)
     details: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = created_at_column()
+
+
+class WebhookState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookDelivery(Base):
+    """A webhook message to deliver (an outbox row): written in the transaction that produced the event,
+    then sent, and retried, by the workers' delivery loops. The payload is fixed when the row is written,
+    so every attempt sends the same bytes under the same ``webhook-id``."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_import_id_event", "import_id", "event"),
+        # What the delivery loops look for: pending messages by when they are due.
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"))
+    # ``import.failures`` or ``import.done``.
+    event: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(Text)
+    # The JSON body exactly as it is sent (and signed).
+    payload: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default=WebhookState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = created_at_column()
+    # Set while a delivery loop is sending it, so that no other loop sends it at the same time.
+    leased_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    delivered_at: Mapped[datetime | None]

@@ -458,6 +458,7 @@ class TestStatus:
             "duration",
             "progress",
             "totals",
+            "webhooks",
             "failures",
             "failuresTruncated",
         ]

@@ -1,7 +1,8 @@
 """A loopback HTTP server (127.0.0.1 only) whose answers a test chooses per path: any status, bytes, content
-type and headers, redirects, a sequence of answers for successive requests (500, then 200), bodies framed by
-Content-Length, chunked or ended by closing the connection, bodies cut off, bodies stalled half-way until
-released, and answers held for a moment. It counts requests per path and the requests in flight at once.
+type and headers (to GET and to POST, whose requests it keeps for the test to read), redirects, a sequence of
+answers for successive requests (500, then 200), bodies framed by Content-Length, chunked or ended by
+closing the connection, bodies cut off, bodies stalled half-way until released, and answers held for a
+moment. It counts requests per path and the requests in flight at once.
 
 Every instance has a salt of its own: the images it makes (``image``, ``png``) differ from those of every
 other test, which matters with content-addressed storage shared by the whole test run."""
@@ -55,6 +56,12 @@ class Reply:
     hold_seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class Posted:
+    headers: dict[str, str]
+    body: bytes
+
+
 def redirect(location: str, status: int = 302) -> Reply:
     return Reply(status, b"", None, {"Location": location})
 
@@ -76,6 +83,7 @@ class LoopbackServer:
         self.salt = secrets.token_hex(8)
         self._replies: dict[str, deque[Reply]] = {}
         self._requests: Counter[str] = Counter()
+        self._posted: dict[str, list[Posted]] = {}
         self._lock = threading.Lock()
         self._in_flight = 0
         self.max_in_flight = 0
@@ -113,6 +121,11 @@ class LoopbackServer:
         """Requests received for ``path``, or for all paths."""
         with self._lock:
             return self._requests[path] if path is not None else self._requests.total()
+
+    def posted(self, path: str) -> list["Posted"]:
+        """The POST requests received for ``path``, in order."""
+        with self._lock:
+            return list(self._posted.get(path, ()))
 
     def release(self) -> None:
         """Let stalled bodies go on."""
@@ -163,6 +176,12 @@ class LoopbackServer:
                     self.close_connection = True
                 finally:
                     server._leave()
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with server._lock:
+                    server._posted.setdefault(self.path, []).append(Posted(dict(self.headers.items()), body))
+                self.do_GET()
 
             def _answer(self, reply: Reply) -> None:
                 if reply.hold_seconds:

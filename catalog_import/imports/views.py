@@ -1,0 +1,63 @@
+"""An import's status as the API shows it (CONTRACT §5), from its row and its counts: for ``status``, the
+list of imports, the event stream and the status webhook."""
+
+from datetime import UTC, datetime
+
+from catalog_import.imports import schemas
+from catalog_import.imports.repository import RecordCounts
+from catalog_import.models import Import, ImportFailure, ImportStatus
+
+
+def failure_schema(failure: ImportFailure) -> schemas.Failure:
+    return schemas.Failure(
+        entity=failure.entity,
+        id=failure.entity_id,
+        path=failure.path,
+        batch=failure.batch,
+        details=[
+            schemas.FailureDetail(
+                severity=detail["severity"],
+                severity_code=detail["severityCode"],
+                code=detail["code"],
+                entity=detail.get("entity") or failure.entity,
+                path=detail.get("path"),
+                message=detail["message"],
+            )
+            for detail in failure.details
+        ],
+    )
+
+
+def summary(import_: Import, counts: RecordCounts) -> schemas.ImportSummary:
+    if import_.commit_time is None:
+        duration = 0.0
+    else:
+        end = import_.end_time or datetime.now(UTC)
+        duration = round(max((end - import_.commit_time).total_seconds(), 0.0), 3)
+    written = counts.written_by_entity
+    return schemas.ImportSummary(
+        id=import_.id,
+        name=import_.name,
+        status=ImportStatus(import_.status),
+        start_time=import_.start_time,
+        commit_time=import_.commit_time,
+        end_time=import_.end_time,
+        duration=duration,
+        progress=schemas.Progress(
+            total=counts.total,
+            processed=counts.processed,
+            level=counts.level
+            if import_.status == ImportStatus.IMPORTING and (counts.level or 0) >= 0
+            else None,
+            levels=import_.levels,
+        ),
+        totals=schemas.Totals(
+            product=written.get("product", 0),
+            media=written.get("media", 0),
+            category=written.get("category", 0),
+            tax=written.get("tax", 0),
+            total=sum(written.values()),
+            failures=counts.failures,
+        ),
+        webhooks=schemas.WebhookCounts(**counts.webhooks),
+    )
