@@ -29,11 +29,15 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 def inline_definitions(node: Any, definitions: dict[str, Any]) -> Any:
     """``node`` with every ``{"$ref": "#/$defs/Name"}`` replaced by that definition and ``$defs`` dropped.
-    Inside an OpenAPI document ``#/$defs/…`` would point at the document's root, where nothing is."""
+    Inside an OpenAPI document ``#/$defs/…`` would point at the document's root, where nothing is.
+    The copies leave the definition's title out: a copy is no named type, and client generators that
+    name classes by title would make two classes of one name where a model uses a definition twice."""
     if isinstance(node, dict):
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return inline_definitions(definitions[ref.removeprefix("#/$defs/")], definitions)
+            definition = definitions[ref.removeprefix("#/$defs/")]
+            untitled = {key: value for key, value in definition.items() if key != "title"}
+            return inline_definitions(untitled, definitions)
         return {key: inline_definitions(value, definitions) for key, value in node.items() if key != "$defs"}
     if isinstance(node, list):
         return [inline_definitions(value, definitions) for value in node]
