@@ -12,7 +12,8 @@ from catalog_import.ratelimit import parse_rate_limit
 class Settings(BaseSettings):
     """Everything the API and the workers can be configured with."""
 
-    model_config = SettingsConfigDict(env_prefix="CATALOG_IMPORT_", extra="ignore")
+    # An empty variable counts as unset, so a deployment may pass ``${VAR:-}`` through.
+    model_config = SettingsConfigDict(env_prefix="CATALOG_IMPORT_", extra="ignore", env_ignore_empty=True)
 
     database_url: str | None = Field(
         default=None,
