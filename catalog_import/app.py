@@ -18,6 +18,7 @@ from catalog_import.auth.tokens import TokenSigner
 from catalog_import.catalog import endpoints as catalog_endpoints
 from catalog_import.config import Settings
 from catalog_import.custom_entities import endpoints as custom_entity_endpoints
+from catalog_import.dashboard import endpoints as dashboard_endpoints
 from catalog_import.db import create_engine, create_session_factory
 from catalog_import.errors import install_error_handlers
 from catalog_import.health import router as health_router
@@ -122,6 +123,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.include_router(custom_entity_endpoints.catalog_router, responses={**RATE_LIMITED, **UNAVAILABLE})
     app.include_router(media_endpoints.router, responses=UNAVAILABLE)
     app.include_router(metrics_router)
+    app.include_router(dashboard_endpoints.router)
     describe = app.openapi
     app.openapi = lambda: json_error_bodies(describe())  # type: ignore[method-assign]
     app.add_middleware(RequestTimeoutMiddleware, timeout_seconds=settings.request_timeout_seconds)
