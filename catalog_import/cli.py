@@ -1,9 +1,9 @@
-"""The ``catalog-import`` command: serve, worker, migrate, purge, integration create."""
+"""The ``catalog-import`` command: serve, worker, migrate, purge, integration create, push, demo."""
 
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import structlog
 import typer
@@ -11,6 +11,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from catalog_import.client.push import PUSH_HELP
 from catalog_import.config import Settings
 from catalog_import.db import create_engine, create_session_factory
 from catalog_import.embedded import runtime_settings
@@ -193,6 +194,129 @@ def openapi(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(openapi_document())
     typer.echo(f"wrote {output}")
+
+
+ClientId = Annotated[
+    str,
+    typer.Option(envvar="CATALOG_IMPORT_CLIENT_ID", help="The integration's client id.", show_default=False),
+]
+ClientSecret = Annotated[
+    str,
+    typer.Option(
+        envvar="CATALOG_IMPORT_CLIENT_SECRET", help="The integration's client secret.", show_default=False
+    ),
+]
+
+
+@app.command(help=PUSH_HELP)
+def push(
+    file: Annotated[
+        Path, typer.Argument(help="A .jsonl/.ndjson or .csv/.tsv file of products.", dir_okay=False)
+    ],
+    client_id: ClientId,
+    client_secret: ClientSecret,
+    url: Annotated[
+        str, typer.Option(envvar="CATALOG_IMPORT_URL", help="The server.")
+    ] = "http://127.0.0.1:8000",
+    file_format: Annotated[
+        Literal["jsonl", "csv"] | None,
+        typer.Option("--format", help="jsonl or csv; default: by the file's suffix.", show_default=False),
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="CSV delimiter; default: a comma (a tab for .tsv).", show_default=False)
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="The import's name; default: push FILENAME.")] = None,
+    import_id: Annotated[
+        str | None,
+        typer.Option(help="Push into this open import (one left by --no-commit) instead of starting one."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Records per push.")] = 1000,
+    parallel: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=16,
+            help="Pushes in flight. Above 1 records may be staged out of file order: a record naming "
+            "another of the file (a variant its parent, a product a tax another creates) may then need "
+            "--defer-references.",
+        ),
+    ] = 1,
+    commit: Annotated[
+        bool, typer.Option(help="Commit once pushed; --no-commit leaves the import open and prints its id.")
+    ] = True,
+    wait: Annotated[bool, typer.Option(help="Wait for the commit to end and report its failures.")] = True,
+    create_categories: Annotated[
+        bool, typer.Option(help="Push the categories on the paths the products name, parents first.")
+    ] = True,
+    defer_references: Annotated[
+        bool, typer.Option(help="Start the import with deferReferences: references resolved at commit.")
+    ] = False,
+    show_failures: Annotated[int, typer.Option(min=0, help="Failures listed in the table.")] = 20,
+    failures_file: Annotated[
+        Path | None,
+        typer.Option(help="Write every failure to this file, as JSON Lines.", dir_okay=False),
+    ] = None,
+) -> None:
+    from catalog_import.client.push import PushOptions, run_push
+
+    options = PushOptions(
+        file_format=file_format,
+        delimiter=delimiter,
+        name=name,
+        import_id=import_id,
+        batch_size=batch_size,
+        parallel=parallel,
+        commit=commit,
+        wait=wait,
+        create_categories=create_categories,
+        defer_references=defer_references,
+        show_failures=show_failures,
+        failures_file=failures_file,
+    )
+    raise typer.Exit(run_push(url, client_id, client_secret, file, options))
+
+
+@app.command()
+def demo(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Import into this server (on this machine, started with "
+            "CATALOG_IMPORT_MEDIA_ALLOWED_HOSTS=127.0.0.1) instead of one of the demo's own.",
+            show_default=False,
+        ),
+    ] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option(envvar="CATALOG_IMPORT_CLIENT_ID", help="With --url: the integration's client id."),
+    ] = None,
+    client_secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CATALOG_IMPORT_CLIENT_SECRET", help="With --url: the integration's client secret."
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Port of the demo's own server; default: a free one.", show_default=False
+        ),
+    ] = None,
+    serve: Annotated[
+        bool, typer.Option(help="Keep the demo's own server running after the import, until Ctrl-C.")
+    ] = True,
+) -> None:
+    """Import a generated sample catalog (products, variants, categories, pictures), for a first look.
+
+    Without --url it starts a throwaway PostgreSQL, Redis and server in this process, imports the sample,
+    and serves it until Ctrl-C (then removes it all). The pictures come from a file server on 127.0.0.1."""
+    from catalog_import.demo import demo_against, demo_in_process
+
+    if url is None:
+        raise typer.Exit(demo_in_process(port, serve))
+    if not client_id or not client_secret:
+        raise typer.BadParameter("--url needs --client-id and --client-secret", param_hint="--url")
+    raise typer.Exit(demo_against(url, client_id, client_secret))
 
 
 def main() -> None:

@@ -58,7 +58,11 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
             return
     port = free_port()
     command = redis_server_command(port, data_dir)
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    # A session of its own: Ctrl-C in a terminal signals the whole process group, and Redis must outlive the
+    # API and worker shutting down (they stop it below, when they are done with it).
+    process = subprocess.Popen(  # noqa: S603
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         wait_for_redis(port, process)
         port_file.write_text(str(port))
