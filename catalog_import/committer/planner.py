@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.committer.failures import record_failures, skip_unneeded_nested
-from catalog_import.models import Import, ImportRecord, Operation
+from catalog_import.models import INITIAL_LEVEL_SQL, Import, ImportRecord, Operation
 from catalog_import.problems import error
 from catalog_import.resolvers.base import Reference, not_found
 from catalog_import.resolvers.lookups import Lookups
@@ -23,18 +23,11 @@ logger = structlog.get_logger(__name__)
 MAX_DEPTH = 64
 PENDING_CHUNK = 1000
 
-# Upserts start at 0 and rise above what depends on them; unassigns (-1) and deletes (products -2,
-# categories -3, media -4, taxes and custom entity records -5) come after every upsert, dependents first.
-INITIAL_LEVELS = """
-UPDATE import_records SET level = CASE
-    WHEN operation = 'upsert' THEN 0
-    WHEN operation = 'unassign' THEN -1
-    WHEN entity = 'product' THEN -2
-    WHEN entity = 'category' THEN -3
-    WHEN entity = 'media' THEN -4
-    ELSE -5 END
-WHERE import_id = :import_id
-"""
+# Records are staged at their initial level; this puts right any staged otherwise (by an older version).
+INITIAL_LEVELS = f"""
+UPDATE import_records SET level = {INITIAL_LEVEL_SQL}
+WHERE import_id = :import_id AND level <> {INITIAL_LEVEL_SQL}
+"""  # noqa: S608 (only a constant is interpolated)
 
 DEPENDENCIES = """
 INSERT INTO import_record_dependencies (record_id, depends_on, path, nested)

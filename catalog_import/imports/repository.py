@@ -5,12 +5,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+import orjson
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.imports.flatten import StagedRecord
 from catalog_import.models import (
+    INITIAL_LEVEL_SQL,
     Import,
     ImportFailure,
     ImportRecord,
@@ -19,6 +21,24 @@ from catalog_import.models import (
     WebhookDelivery,
 )
 from catalog_import.problems import Severity
+
+# The records of one push are distinct by identity (the last version of each wins before staging).
+# Only a constant is interpolated.
+STAGE_RECORDS = f"""
+INSERT INTO import_records AS r
+    (import_id, operation, entity, entity_id, action, natural_key, root, path, batch, payload, refs, level,
+     state)
+SELECT :import_id, s.operation, s.entity, s.entity_id, s.action, s.natural_key, s.root, s.path, :batch,
+       s.payload::jsonb, s.refs::jsonb, {INITIAL_LEVEL_SQL}, 'pending'
+FROM unnest(
+    CAST(:operations AS text[]), CAST(:entities AS text[]), CAST(:entity_ids AS uuid[]),
+    CAST(:actions AS text[]), CAST(:natural_keys AS text[]), CAST(:roots AS boolean[]),
+    CAST(:paths AS text[]), CAST(:payloads AS text[]), CAST(:refs AS text[])
+) AS s(operation, entity, entity_id, action, natural_key, root, path, payload, refs)
+ON CONFLICT (import_id, operation, entity, entity_id) DO UPDATE
+SET natural_key = coalesce(excluded.natural_key, r.natural_key), root = r.root OR excluded.root,
+    path = excluded.path, batch = excluded.batch, payload = excluded.payload, refs = excluded.refs
+"""  # noqa: S608
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,39 +126,26 @@ class ImportRepository:
     # -- staged records -------------------------------------------------------------------------------
     async def stage(self, import_id: uuid.UUID, batch: int, records: Sequence[StagedRecord]) -> None:
         """Insert staged records; one staged again with the same identity replaces the earlier one but
-        keeps its action (and a record once staged as a root stays one)."""
+        keeps its action (and a record once staged as a root stays one). One statement per push, its
+        columns passed as arrays: a push of a thousand products costs one round trip, not one per row."""
         if not records:
             return
-        rows = [
+        await self.session.execute(
+            text(STAGE_RECORDS),
             {
                 "import_id": import_id,
-                "operation": record.operation.value,
-                "entity": record.entity,
-                "entity_id": record.entity_id,
-                "action": record.action.value,
-                "natural_key": record.natural_key,
-                "root": record.root,
-                "path": record.path,
                 "batch": batch,
-                "payload": record.payload,
-                "refs": [ref.to_json() for ref in record.refs],
-            }
-            for record in records
-        ]
-        statement = insert(ImportRecord)
-        excluded = statement.excluded
-        statement = statement.on_conflict_do_update(
-            index_elements=["import_id", "operation", "entity", "entity_id"],
-            set_={
-                "natural_key": func.coalesce(excluded.natural_key, ImportRecord.natural_key),
-                "root": or_(ImportRecord.root, excluded.root),
-                "path": excluded.path,
-                "batch": excluded.batch,
-                "payload": excluded.payload,
-                "refs": excluded.refs,
+                "operations": [record.operation.value for record in records],
+                "entities": [record.entity for record in records],
+                "entity_ids": [record.entity_id for record in records],
+                "actions": [record.action.value for record in records],
+                "natural_keys": [record.natural_key for record in records],
+                "roots": [record.root for record in records],
+                "paths": [record.path for record in records],
+                "payloads": [orjson.dumps(record.payload).decode() for record in records],
+                "refs": [orjson.dumps([ref.to_json() for ref in record.refs]).decode() for record in records],
             },
         )
-        await self.session.execute(statement, rows)
 
     # -- status -----------------------------------------------------------------------------------------
     async def counts(self, import_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RecordCounts]:

@@ -19,6 +19,7 @@ from catalog_import.models.catalog import (
 )
 from catalog_import.models.custom import CustomEntityRecord, CustomEntityType, ProductCustomEntity
 from catalog_import.models.staging import (
+    INITIAL_LEVEL_SQL,
     Import,
     ImportFailure,
     ImportRecord,
@@ -32,6 +33,7 @@ from catalog_import.models.staging import (
 )
 
 __all__ = [
+    "INITIAL_LEVEL_SQL",
     "Base",
     "Category",
     "Currency",

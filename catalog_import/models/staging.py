@@ -55,6 +55,18 @@ class RecordState(StrEnum):
     SKIPPED = "skipped"
 
 
+# The level a staged record starts at, in SQL over its ``operation`` and ``entity``: upserts at 0 (raised
+# above what depends on them when the commit is prepared); unassigns (-1) and deletes (products -2,
+# categories -3, media -4, taxes and custom entity records -5) after every upsert, dependents first.
+INITIAL_LEVEL_SQL = """CASE
+    WHEN operation = 'upsert' THEN 0
+    WHEN operation = 'unassign' THEN -1
+    WHEN entity = 'product' THEN -2
+    WHEN entity = 'category' THEN -3
+    WHEN entity = 'media' THEN -4
+    ELSE -5 END"""
+
+
 class Import(Base):
     __tablename__ = "imports"
     __table_args__ = (
