@@ -23,7 +23,7 @@ import structlog
 from sqlalchemy import ColumnElement, CursorResult, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from catalog_import.models import Import, ImportRecord, ImportStatus
+from catalog_import.models import Import, ImportRecord, ImportStatus, RecordDependency
 
 logger = structlog.get_logger(__name__)
 
@@ -109,12 +109,22 @@ class RetentionRepository:
     async def delete_records(self, import_id: uuid.UUID, limit: int) -> int:
         """Delete up to ``limit`` staged records of the import (their dependencies and failures go with
         them); how many were deleted."""
-        chunk = select(ImportRecord.record_id).where(ImportRecord.import_id == import_id).limit(limit)
+        chunk = list(
+            await self.session.scalars(
+                select(ImportRecord.record_id).where(ImportRecord.import_id == import_id).limit(limit)
+            )
+        )
+        # Every dependency is one of a record of the import (its record_id): it goes with that record.
+        await self.session.execute(
+            delete(RecordDependency)
+            .where(RecordDependency.record_id.in_(chunk))
+            .execution_options(synchronize_session=False)
+        )
         result = cast(
             CursorResult[Any],
             await self.session.execute(
                 delete(ImportRecord)
-                .where(ImportRecord.record_id.in_(chunk.scalar_subquery()))
+                .where(ImportRecord.record_id.in_(chunk))
                 .execution_options(synchronize_session=False)
             ),
         )

@@ -133,17 +133,17 @@ class ImportRecord(Base):
 
 
 class RecordDependency(Base):
-    """Record ``record_id`` needs ``depends_on`` written first (computed when the commit is prepared)."""
+    """Record ``record_id`` needs ``depends_on`` written first (computed when the commit is prepared).
+
+    Both are records of one import. There are no foreign keys: the rows are derived in bulk from the
+    staged records, and the check per row cost more than the rest of preparing a commit; the purge
+    deletes them with their records."""
 
     __tablename__ = "import_record_dependencies"
     __table_args__ = (Index("ix_import_record_dependencies_depends_on", "depends_on"),)
 
-    record_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("import_records.record_id", ondelete="CASCADE"), primary_key=True
-    )
-    depends_on: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("import_records.record_id", ondelete="CASCADE"), primary_key=True
-    )
+    record_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    depends_on: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     path: Mapped[str] = mapped_column(Text)
     nested: Mapped[bool] = mapped_column(Boolean)
 
