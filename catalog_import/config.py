@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     )
     max_records_per_push: int = Field(default=1000, ge=1)
 
-    commit_batch_size: int = Field(default=500, ge=1, le=10_000)
+    commit_batch_size: int = Field(default=1000, ge=1, le=10_000)
     commit_jobs_per_import: int = Field(
         default=2, ge=1, le=64, description="Jobs queued per committed import; idle workers share them."
     )

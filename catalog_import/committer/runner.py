@@ -50,7 +50,7 @@ def is_lock_conflict(exc: DBAPIError) -> bool:
 
 @dataclass(frozen=True)
 class RunnerOptions:
-    batch_size: int = 500
+    batch_size: int = 1000
     # How long to wait for batches of the current level that other runners hold before looking again.
     wait_seconds: float = 0.1
     heartbeat_seconds: float = 1.0
