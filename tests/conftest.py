@@ -39,8 +39,13 @@ TABLES = [
     "product_media",
     "product_categories",
     "product_prices",
+    "product_properties",
+    "product_options",
     "products",
+    "property_options",
+    "property_groups",
     "media",
+    "media_folders",
     "categories",
     "taxes",
 ]
