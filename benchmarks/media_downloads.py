@@ -6,19 +6,16 @@ bodies read and dropped.
 
     .venv/bin/python -m benchmarks.media_downloads [--files 1000] [--concurrency 16]
 
-Prints a table and appends a row to benchmarks/results-media.md."""
+Prints a table and appends a row to benchmarks/results-media.md. The harness (``python -m benchmarks``)
+runs the same measurement and reports it as P9."""
 
 import argparse
 import asyncio
 import io
-import os
-import platform
 import random
-import socket
-import subprocess
-import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,20 +24,43 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.common import LOOPBACK, append_row, file_server, git_commit, machine
 from catalog_import.media.download import Downloader, DownloadOptions
 from catalog_import.media.storage import LocalMediaStorage
 
 RESULTS = Path(__file__).with_name("results-media.md")
 HEADER = """# Media download results
 
-One row per run of `python -m benchmarks.media_downloads`: N distinct JPEG files of about 50 KB from a
-loopback file server process. **baseline**: plain httpx GETs, same concurrency, bodies dropped;
-**downloader**: the server's Downloader (address checks, streaming to disk, hashing, type and dimensions,
-content-addressed storage). Target (P9): at least 200 downloads/s.
+One row per run of `python -m benchmarks.media_downloads` (and of the harness, `python -m benchmarks`,
+which runs the same measurement for P9): N distinct JPEG files of about 50 KB from a loopback file server
+process. **baseline**: plain httpx GETs, same concurrency, bodies dropped; **downloader**: the server's
+Downloader (address checks, streaming to disk, hashing, type and dimensions, content-addressed storage).
+Target (P9): at least 200 downloads/s.
 
 | date (UTC) | machine | commit | files | KB each | concurrency | baseline files/s | downloader files/s | ×baseline |
 |---|---|---|---:|---:|---:|---:|---:|---:|
 """
+
+
+@dataclass(frozen=True)
+class MediaFigures:
+    files: int
+    concurrency: int
+    average_bytes: int
+    baseline_seconds: float
+    downloader_seconds: float
+
+    @property
+    def baseline_per_second(self) -> float:
+        return self.files / self.baseline_seconds
+
+    @property
+    def downloader_per_second(self) -> float:
+        return self.files / self.downloader_seconds
+
+    @property
+    def ratio(self) -> float:
+        return self.downloader_per_second / self.baseline_per_second
 
 
 def make_files(directory: Path, count: int) -> int:
@@ -58,23 +78,6 @@ def make_files(directory: Path, count: int) -> int:
     return total // count
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for(port: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError("file server did not start")
-
-
 async def baseline(urls: list[str], concurrency: int) -> float:
     limit = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency), trust_env=False) as client:
@@ -90,7 +93,7 @@ async def baseline(urls: list[str], concurrency: int) -> float:
 
 
 async def downloader(urls: list[str], concurrency: int, storage_dir: Path) -> float:
-    options = DownloadOptions(concurrency=concurrency, allowed_hosts=("127.0.0.1",))
+    options = DownloadOptions(concurrency=concurrency, allowed_hosts=(LOOPBACK,))
     fetcher = Downloader(LocalMediaStorage(storage_dir), options)
     try:
         started = time.perf_counter()
@@ -102,16 +105,37 @@ async def downloader(urls: list[str], concurrency: int, storage_dir: Path) -> fl
     return elapsed
 
 
-def commit_hash() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+async def measure(count: int, concurrency: int) -> MediaFigures:
+    """Write ``count`` files to a temporary directory, serve them from a loopback file server process, and
+    time the plain GETs and then the Downloader."""
+    with tempfile.TemporaryDirectory(prefix="media-bench-") as temporary:
+        root = Path(temporary)
+        served = root / "served"
+        served.mkdir()
+        size = await asyncio.to_thread(make_files, served, count)
+        with file_server(served) as server:
+            urls = [f"{server.base_url}/{n:05d}.jpg" for n in range(count)]
+            base = await baseline(urls, concurrency)
+            fetched = await downloader(urls, concurrency, root / "store")
+    return MediaFigures(count, concurrency, size, base, fetched)
+
+
+def append_result(figures: MediaFigures, machine_text: str, commit: str) -> None:
+    append_row(
+        RESULTS,
+        HEADER,
+        [
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
+            machine_text,
+            commit,
+            f"{figures.files:,}",
+            str(figures.average_bytes // 1024),
+            str(figures.concurrency),
+            f"{figures.baseline_per_second:,.0f}",
+            f"{figures.downloader_per_second:,.0f}",
+            f"{figures.ratio:.2f}",
+        ],
+    )
 
 
 def main() -> None:
@@ -121,50 +145,24 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="media-bench-") as temporary:
-        root = Path(temporary)
-        served = root / "served"
-        served.mkdir()
-        size = make_files(served, args.files)
-        port = free_port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "http.server",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-                str(served),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_for(port)
-            urls = [f"http://127.0.0.1:{port}/{n:05d}.jpg" for n in range(args.files)]
-            base = asyncio.run(baseline(urls, args.concurrency))
-            fetched = asyncio.run(downloader(urls, args.concurrency, root / "store"))
-        finally:
-            server.terminate()
-            server.wait()
-    base_rate, rate = args.files / base, args.files / fetched
-    table = Table(title=f"{args.files} files of {size // 1024} KB, concurrency {args.concurrency}")
+    machine_text, commit = machine(), git_commit()
+    figures = asyncio.run(measure(args.files, args.concurrency))
+    table = Table(
+        title=f"{args.files} files of {figures.average_bytes // 1024} KB, concurrency {args.concurrency}"
+    )
     for column in ("", "seconds", "files/s", "×baseline"):
         table.add_column(column, justify="right")
-    table.add_row("plain httpx", f"{base:.2f}", f"{base_rate:,.0f}", "1.00")
-    table.add_row("Downloader", f"{fetched:.2f}", f"{rate:,.0f}", f"{rate / base_rate:.2f}")
-    Console().print(table)
-    machine = f"{platform.platform()}, {os.cpu_count()} CPUs"
-    row = (
-        f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {machine} | {commit_hash()} | {args.files:,} | {size // 1024} "
-        f"| {args.concurrency} | {base_rate:,.0f} | {rate:,.0f} | {rate / base_rate:.2f} |\n"
+    table.add_row(
+        "plain httpx", f"{figures.baseline_seconds:.2f}", f"{figures.baseline_per_second:,.0f}", "1.00"
     )
-    if not RESULTS.exists():
-        RESULTS.write_text(HEADER)
-    with RESULTS.open("a") as results:
-        results.write(row)
+    table.add_row(
+        "Downloader",
+        f"{figures.downloader_seconds:.2f}",
+        f"{figures.downloader_per_second:,.0f}",
+        f"{figures.ratio:.2f}",
+    )
+    Console().print(table)
+    append_result(figures, machine_text, commit)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,14 @@ rows taken in the same run on the same PostgreSQL server.
                                             [--database-url URL] [--redis-url URL]
 
 Without URLs an embedded PostgreSQL and Redis are started in a temporary directory. Either way the
-benchmark creates a database of its own on the server, migrates it, and drops it at the end. It prints a
-table and appends one row to ``benchmarks/results-variants.md``."""
+benchmark creates a database of its own on the server, migrates it, and drops it at the end. The API is
+called in process (httpx's ASGI transport) and the imports are written by ``ImportRunner``s in this
+process, as a worker's jobs would write them. It prints a table and appends one row to
+``benchmarks/results-variants.md``."""
 
 import argparse
 import asyncio
+import resource
 import tempfile
 import time
 import uuid
@@ -30,30 +33,27 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from benchmarks.commit_throughput import (
+from benchmarks.api import ApiClient, push_bodies
+from benchmarks.common import (
     PROJECT_ROOT,
-    PUSH_CLIENTS,
-    PUSH_SIZE,
-    ApiClient,
-    CommitFigures,
-    Throughput,
     add_server_options,
     append_row,
-    commit_and_write,
     console,
-    copy_catalog_tables,
-    forget_queued_jobs,
+    forget_queue,
     git_commit,
     machine,
-    ordered_id,
-    push_bodies,
+    percentile,
     scratch_database,
     servers,
     show,
 )
+from benchmarks.workload import copy_catalog_tables, ordered_id
+from catalog_import.committer.planner import prepare_import
+from catalog_import.committer.runner import ImportRunner, RunnerOptions
 from catalog_import.config import Settings
-from catalog_import.db import create_engine
+from catalog_import.db import create_engine, create_session_factory
 from catalog_import.logs import configure_logging
+from catalog_import.media.services import MediaServices, media_services
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results-variants.md"
 BASELINE_SCHEMA = "variants_baseline"
@@ -69,13 +69,15 @@ PROPERTIES: tuple[tuple[str, tuple[str, ...]], ...] = (("Size", SIZES), ("Color"
 COMBINATIONS: list[tuple[str, str]] = [(size, color) for size in SIZES for color in COLORS]
 VARIANTS = len(COMBINATIONS)
 PRODUCTS_PER_PARENT = 1 + VARIANTS
-# A1 writes about 1000 products per transaction, as commit_throughput's A1 does: 143 parents, 1,001 products.
+PUSH_SIZE = 1000
+PUSH_CLIENTS = 4
+# A1 writes about 1000 products per transaction, as the harness's A1 does: 143 parents, 1,001 products.
 BASELINE_PARENTS = -(-1000 // PRODUCTS_PER_PARENT)
 
 # Series 1 is committed by 1 runner and re-imported unchanged; series 2 (new numbers) by 2 runners.
 FIRST_SERIES = 1
 SECOND_SERIES = 2
-ID_SERIES_OFFSET = 20  # keeps the parents' ids apart from commit_throughput's series
+ID_SERIES_OFFSET = 20  # keeps the parents' ids apart from the product workload's series
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +133,25 @@ def parents(series: int, count: int, start: int) -> list[ParentSpec]:
 
 
 @dataclass
-class Figures(Throughput):
+class CommitFigures:
+    """One commit of ``records`` products by ``runners``, from the commit request to done."""
+
+    runners: int
+    records: int
+    prepare_seconds: float
+    write_seconds: float
+
+    @property
+    def seconds(self) -> float:
+        return self.prepare_seconds + self.write_seconds
+
+    @property
+    def per_second(self) -> float:
+        return self.records / self.seconds
+
+
+@dataclass
+class Figures:
     parents: int
     batch_size: int
     record_bytes: float = 0.0
@@ -153,6 +173,23 @@ class Figures(Throughput):
 
     def push_per_second(self, records: int) -> float | None:
         return records / self.push_seconds if self.push_seconds else None
+
+    @property
+    def baseline_products_per_second(self) -> float | None:
+        return self.products / self.baseline_seconds if self.baseline_seconds else None
+
+    def push_percentile(self, percent: int) -> float | None:
+        """Push latency in milliseconds at ``percent``."""
+        value = percentile(self.push_latencies, percent)
+        return None if value is None else value * 1000
+
+    def ratio(self, commit: CommitFigures | None) -> float | None:
+        baseline = self.baseline_products_per_second
+        return None if commit is None or baseline is None else commit.per_second / baseline
+
+    def sample_rss(self, phase: str) -> None:
+        # ru_maxrss is the peak so far, in KiB on Linux.
+        self.peak_rss_mb[phase] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # -- the baseline: COPY of the same catalog rows ------------------------------------------------------
@@ -368,12 +405,61 @@ async def written_since(engine: AsyncEngine, xid: str) -> int:
 
 async def push_parents(api: ApiClient, import_id: uuid.UUID, series: int, count: int) -> list[float]:
     """Push ``count`` parents in 1000-record bodies from 4 concurrent clients; the latency of each push."""
+
+    async def send(body: bytes) -> None:
+        await api.push(import_id, body)
+
     return await push_bodies(
-        api,
-        import_id,
-        count,
+        send,
+        range(0, count, PUSH_SIZE),
         lambda start: {"products": [spec.record() for spec in parents(series, count, start)]},
+        PUSH_CLIENTS,
     )
+
+
+async def commit_and_write(
+    api: ApiClient, import_id: uuid.UUID, settings: Settings, *, runners: int, count: int
+) -> CommitFigures:
+    """Commit over HTTP, then write the import with ``runners`` ImportRunners, each on an engine and with
+    media services of its own (as separate worker processes would have; built before the clock starts,
+    as a worker builds them when it starts). Preparation (levels, dependencies) is timed on its own; the
+    runners then find the import prepared. The figure covers commit to done of ``count`` products."""
+    assert settings.database_url is not None
+    engines = [create_engine(settings.database_url, pool_size=2) for _ in range(runners)]
+    services: list[MediaServices] = []
+    try:
+        factories = [create_session_factory(engine) for engine in engines]
+        services.extend(media_services(settings) for _ in range(runners))
+        started = time.perf_counter()
+        await api.commit(import_id)
+        async with factories[0]() as session, session.begin():
+            if not await prepare_import(session, import_id):
+                raise RuntimeError("the committed import is not importing")
+        prepared = time.perf_counter()
+        options = RunnerOptions(batch_size=settings.commit_batch_size)
+        finished = await asyncio.gather(
+            *(
+                ImportRunner(factory, import_id, options, media).run()
+                for factory, media in zip(factories, services, strict=True)
+            )
+        )
+        done = time.perf_counter()
+    finally:
+        for media in services:
+            await media.aclose()
+        for engine in engines:
+            await engine.dispose()
+    status = await api.status(import_id)
+    totals = status["totals"]
+    if (
+        sum(finished) != 1
+        or status["status"] != "done"
+        or totals["failures"]
+        or status["failures"]
+        or totals["product"] != count
+    ):
+        raise RuntimeError(f"the import did not end as expected: {str(status)[:2000]}")
+    return CommitFigures(runners, count, prepared - started, done - prepared)
 
 
 async def run_benchmark(database_url: str, redis_url: str, parent_count: int, batch_size: int) -> Figures:
@@ -399,7 +485,7 @@ async def run_benchmark(database_url: str, redis_url: str, parent_count: int, ba
             await run_steps(figures, engine, settings, imports)
         finally:
             await engine.dispose()
-            await forget_queued_jobs(redis_url, queue_name, imports)
+            await forget_queue(redis_url, queue_name, [f"import:{i.hex}:*" for i in imports])
     figures.wall_seconds = time.perf_counter() - started
     return figures
 

@@ -1,10 +1,18 @@
-"""Bring the database schema up to date with the alembic migrations shipped with the project."""
+"""Bring the database schema up to date with the alembic migrations shipped with the project, and make
+throwaway databases built by them (for test runs and benchmarks)."""
 
+import asyncio
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic.config import Config
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import command
+from catalog_import.db import async_database_url
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -22,3 +30,24 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Run the migrations (synchronously; call it before the event loop starts or in a thread)."""
     command.upgrade(alembic_config(database_url), revision)
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A database of its own on the server of ``server_url`` (named ``prefix`` and random hex), built by
+    the migrations; dropped at the end, connections and all. Yields its URL."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+    async def admin(statement: str) -> None:
+        engine = create_async_engine(async_database_url(server_url), isolation_level="AUTOCOMMIT")
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+        await engine.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

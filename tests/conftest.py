@@ -2,7 +2,6 @@
 CATALOG_IMPORT_TEST_REDIS_URL point at running servers), a fresh database built by the migrations, the
 app over httpx's ASGI transport, and tables emptied after each test."""
 
-import asyncio
 import os
 import secrets
 import tempfile
@@ -13,15 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 import redis.asyncio
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from catalog_import.app import create_app
 from catalog_import.config import Settings
-from catalog_import.db import async_database_url, create_engine, create_session_factory
+from catalog_import.db import create_engine, create_session_factory
 from catalog_import.embedded import embedded_postgres, embedded_redis
 from catalog_import.media.services import MediaServices, media_services
-from catalog_import.migrations import upgrade
+from catalog_import.migrations import scratch_database
 from tests.factories import Api
 from tests.live import serve_process
 
@@ -69,20 +68,8 @@ def server_urls() -> Iterator[tuple[str, str]]:
 @pytest.fixture(scope="session")
 def database_url(server_urls: tuple[str, str]) -> Iterator[str]:
     """A database of its own for this test run, created and migrated, dropped at the end."""
-    server_url = server_urls[0]
-    name = f"catalog_import_test_{secrets.token_hex(4)}"
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-    async def admin(statement: str) -> None:
-        engine = create_async_engine(async_database_url(server_url), isolation_level="AUTOCOMMIT")
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-        await engine.dispose()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    upgrade(url)
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(server_urls[0], "catalog_import_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

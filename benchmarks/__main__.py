@@ -1,0 +1,5 @@
+"""``python -m benchmarks``: the benchmark harness (see ``benchmarks/harness.py`` and README.md)."""
+
+from benchmarks.harness import main
+
+main()
