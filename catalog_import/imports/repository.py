@@ -80,6 +80,12 @@ class ImportRepository:
             statement = statement.with_for_update()
         return (await self.session.execute(statement.execution_options(populate_existing=True))).scalar()
 
+    async def refresh_statistics(self) -> None:
+        """Fresh planner statistics of the staged records' columns that lookups filter on."""
+        await self.session.execute(
+            text("ANALYZE import_records (import_id, operation, entity, entity_id, natural_key)")
+        )
+
     async def next_batch(self, import_id: uuid.UUID) -> int:
         batch = await self.session.scalar(
             update(Import)

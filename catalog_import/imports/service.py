@@ -175,6 +175,10 @@ async def _push(
     ensure_open(import_)
     repository = ImportRepository(session)
     batch = await repository.next_batch(import_id)
+    if batch >= 4 and batch & (batch - 1) == 0:
+        # At the 4th, 8th, 16th… push: the planner's picture of how many records this import holds would
+        # otherwise lag behind it, and it would look staged records up by scanning all of them.
+        await repository.refresh_statistics()
     flattener = Flattener(Lookups(session, import_id), defer_references=import_.defer_references)
     steps = plan(flattener, collections)
     await flattener.lookups.load()
