@@ -15,6 +15,7 @@ from catalog_import.client.push import PUSH_HELP
 from catalog_import.config import Settings
 from catalog_import.db import create_engine, create_session_factory
 from catalog_import.embedded import runtime_settings
+from catalog_import.garbage import tune_garbage_collection
 from catalog_import.logs import configure_logging
 from catalog_import.migrations import upgrade
 
@@ -46,6 +47,7 @@ def serve(
         assert settings.database_url
         upgrade(settings.database_url)
         application = create_app(settings, run_worker=not no_worker)
+        tune_garbage_collection()
         logger.info("serving", url=f"http://{host}:{port}", worker=not no_worker)
         # Open event streams last as long as their imports: on shutdown they get a few seconds to end.
         uvicorn.run(
@@ -89,6 +91,7 @@ def worker(
 
         async def main() -> None:
             import_worker = create_worker(settings)
+            tune_garbage_collection()
             # arq's signal handlers cancel ``main_task``: SIGTERM and SIGINT stop the worker cleanly, and
             # an interrupted job is taken up again by the next worker (its records were not settled).
             import_worker.main_task = asyncio.ensure_future(import_worker.main())
