@@ -13,7 +13,7 @@ from catalog_import.models import Import, ImportRecord, ImportStatus, RecordStat
 CLAIM = """
 SELECT record_id, operation, entity, entity_id, action, path, root
 FROM import_records
-WHERE import_id = :import_id AND state = 'pending' AND level = :level
+WHERE import_id = :import_id AND state = 'pending' AND level = :level AND record_id > :after
 ORDER BY record_id
 LIMIT :limit
 FOR UPDATE SKIP LOCKED
@@ -32,10 +32,13 @@ class CommitRepository:
             )
         )
 
-    async def claim(self, import_id: uuid.UUID, level: int, limit: int) -> list[tuple[str, ClaimedRecord]]:
-        """Lock up to ``limit`` pending records of ``level`` that no other worker holds."""
+    async def claim(
+        self, import_id: uuid.UUID, level: int, limit: int, after: int = 0
+    ) -> list[tuple[str, ClaimedRecord]]:
+        """Lock up to ``limit`` pending records of ``level`` after record ``after`` that no other worker
+        holds, in record order."""
         result = await self.session.execute(
-            text(CLAIM), {"import_id": import_id, "level": level, "limit": limit}
+            text(CLAIM), {"import_id": import_id, "level": level, "limit": limit, "after": after}
         )
         return [
             (operation, ClaimedRecord(record_id, entity, entity_id, action, path, root))

@@ -70,6 +70,10 @@ class ImportRunner:
         self.media = media
         self.log = logger.bind(import_id=import_id.hex)
         self._last_heartbeat = 0.0
+        # The last record claimed per level. Records are claimed in record order, and the index entries of
+        # those written stay behind until vacuum: a claim starting from the first record of the level
+        # would walk over all of them, every batch.
+        self._claimed_up_to: dict[int, int] = {}
 
     async def run(self) -> bool:
         """Work on the import until it is done. Returns True when this runner finished it."""
@@ -130,9 +134,14 @@ class ImportRunner:
             level = await repository.current_level(self.import_id)
             if level is None:
                 return None, 0
-            claimed = await repository.claim(self.import_id, level, self.options.batch_size)
+            after = self._claimed_up_to.get(level, 0)
+            claimed = await repository.claim(self.import_id, level, self.options.batch_size, after)
+            if not claimed and after:
+                # Records before the cursor may be claimable again: another runner's batch rolled back.
+                claimed = await repository.claim(self.import_id, level, self.options.batch_size)
             if not claimed:
                 return level, 0
+            self._claimed_up_to[level] = max(record.record_id for _operation, record in claimed)
             structlog.contextvars.bind_contextvars(batch_level=level)
             started = time.perf_counter()
             records = [record for _operation, record in claimed]
