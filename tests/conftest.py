@@ -27,6 +27,7 @@ from tests.live import serve_process
 # Everything but the seeded currencies and the server's own keys.
 TABLES = [
     "webhook_deliveries",
+    "import_batches",
     "import_failures",
     "product_custom_entities",
     "custom_entity_records",

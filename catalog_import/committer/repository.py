@@ -3,12 +3,12 @@
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import BigInteger, bindparam, func, select, text, update
+from sqlalchemy import BigInteger, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.committer.writers.base import ClaimedRecord
-from catalog_import.models import Import, ImportRecord, ImportStatus, RecordState
+from catalog_import.models import Import, ImportBatch, ImportRecord, ImportStatus, RecordState
 
 CLAIM = """
 SELECT record_id, operation, entity, entity_id, action, path, root
@@ -51,6 +51,11 @@ class CommitRepository:
                 "UPDATE import_records SET state = 'written' WHERE record_id = ANY(:ids)"
             ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
             await self.session.execute(statement, {"ids": list(record_ids)})
+
+    async def record_batch(self, import_id: uuid.UUID, level: int, records: int) -> None:
+        """Note a batch written (in its transaction): how many records it settled, at which level."""
+        statement = insert(ImportBatch).values(import_id=import_id, level=level, records=records)
+        await self.session.execute(statement)
 
     async def heartbeat(self, import_id: uuid.UUID) -> None:
         await self.session.execute(

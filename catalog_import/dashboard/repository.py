@@ -10,48 +10,7 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_import.models import ImportFailure, Integration
-
-# Every batch is written in one transaction together with the new state of its records, so the records
-# one transaction settled (the same ``xmin``) are one batch, and transaction ids give their order. The
-# time of a batch is its transaction's ``now()``, found in the rows it wrote: the failures it recorded
-# (``created_at``) and the catalog rows it created or changed (``updated_at``); a catalog row changed
-# again since (by a later import) falls outside the import's time span or is outvoted by ``min``.
-# Batches that left no such row (no-op updates, deletes, unassigns) have no time here; the caller
-# places them between their neighbours.
-SETTLED_BATCHES = """
-WITH settled AS (
-    SELECT r.record_id, r.entity, r.entity_id, r.state, r.xmin::text AS tx, age(r.xmin) AS age
-    FROM import_records r
-    WHERE r.import_id = :import_id AND r.state <> 'pending'
-),
-written AS (
-    SELECT tx, entity, entity_id FROM settled WHERE state = 'written'
-),
-stamps AS (
-    SELECT s.tx, f.created_at AS at FROM settled s JOIN import_failures f ON f.record_id = s.record_id
-    UNION ALL
-    SELECT w.tx, c.updated_at FROM written w JOIN products c ON w.entity = 'product' AND c.id = w.entity_id
-    UNION ALL
-    SELECT w.tx, c.updated_at FROM written w JOIN categories c ON w.entity = 'category' AND c.id = w.entity_id
-    UNION ALL
-    SELECT w.tx, c.updated_at FROM written w JOIN media c ON w.entity = 'media' AND c.id = w.entity_id
-    UNION ALL
-    SELECT w.tx, c.updated_at FROM written w JOIN taxes c ON w.entity = 'tax' AND c.id = w.entity_id
-    UNION ALL
-    SELECT w.tx, c.updated_at FROM written w
-    JOIN custom_entity_records c ON w.entity = 'custom_entity' AND c.id = w.entity_id
-),
-batch_times AS (
-    SELECT tx, min(at) AS at FROM stamps WHERE at BETWEEN :since AND :until GROUP BY tx
-),
-batches AS (
-    SELECT tx, max(age) AS age, count(*) AS records FROM settled GROUP BY tx
-)
-SELECT b.records, t.at
-FROM batches b LEFT JOIN batch_times t ON t.tx = b.tx
-ORDER BY b.age DESC
-"""
+from catalog_import.models import ImportBatch, ImportFailure, Integration
 
 TIME_SPAN = """
 SELECT i.commit_time, coalesce(i.end_time, now()) FROM imports i
@@ -62,8 +21,8 @@ WHERE i.id = :import_id AND i.commit_time IS NOT NULL
 @dataclass(frozen=True, slots=True)
 class SettledBatch:
     records: int
-    # When its transaction started; None when nothing it wrote tells.
-    at: datetime | None
+    # When it was written (its transaction committed right after).
+    at: datetime
 
 
 class DashboardRepository:
@@ -99,11 +58,11 @@ class DashboardRepository:
         row = (await self.session.execute(text(TIME_SPAN), {"import_id": import_id})).one_or_none()
         return (row[0], row[1]) if row else None
 
-    async def settled_batches(
-        self, import_id: uuid.UUID, since: datetime, until: datetime
-    ) -> list[SettledBatch]:
+    async def settled_batches(self, import_id: uuid.UUID) -> list[SettledBatch]:
         """The batches written so far, in the order they were written."""
         rows = await self.session.execute(
-            text(SETTLED_BATCHES), {"import_id": import_id, "since": since, "until": until}
+            select(ImportBatch.records, ImportBatch.written_at)
+            .where(ImportBatch.import_id == import_id)
+            .order_by(ImportBatch.id)
         )
-        return [SettledBatch(int(records), at) for records, at in rows]
+        return [SettledBatch(records, at) for records, at in rows]

@@ -148,7 +148,7 @@ async def _throughput(session: AsyncSession, import_id: uuid.UUID) -> views.Thro
     if span is None:
         return None
     since, until = span
-    return views.throughput(await repository.settled_batches(import_id, since, until), since, until)
+    return views.throughput(await repository.settled_batches(import_id), since, until)
 
 
 async def _failure_rows(

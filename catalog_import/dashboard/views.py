@@ -1,7 +1,6 @@
 """What the dashboard shows, worked out once on the server for both the first render of a page and the
 JSON it polls: an import's figures in words and numbers, and the throughput chart's bins and geometry."""
 
-import itertools
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -236,30 +235,14 @@ class Throughput:
         return format_duration(self.bin_seconds)
 
 
-def batch_times(batches: list[SettledBatch], since: datetime, until: datetime) -> list[tuple[datetime, int]]:
-    """Each batch's time: its own where known, else placed evenly between the known neighbours (the
-    commit and the end bound the first and the last)."""
-    known = [(index, batch.at) for index, batch in enumerate(batches) if batch.at is not None]
-    anchors = [(-1, since), *known, (len(batches), until)]
-    times: list[tuple[datetime, int]] = []
-    for (left, left_at), (right, right_at) in itertools.pairwise(anchors):
-        if left >= 0:
-            times.append((left_at, batches[left].records))
-        gap = right - left
-        for index in range(left + 1, right):
-            at = left_at + (right_at - left_at) * ((index - left) / gap)
-            times.append((at, batches[index].records))
-    return times
-
-
 def throughput(batches: list[SettledBatch], since: datetime, until: datetime) -> Throughput:
     span = max((until - since).total_seconds(), 0.0)
     width = next((s for s in BIN_SECONDS if span / s <= MAX_BINS), BIN_SECONDS[-1])
     count = max(1, math.ceil(span / width))
     records = [0] * count
-    for at, settled in batch_times(batches, since, until):
-        offset = (at - since) / timedelta(seconds=1)
-        records[min(max(int(offset // width), 0), count - 1)] += settled
+    for batch in batches:
+        offset = (batch.at - since) / timedelta(seconds=1)
+        records[min(max(int(offset // width), 0), count - 1)] += batch.records
     # The last bin may be cut short by now (or by the end): its rate is over the time it covers, at least
     # half a bin, so that a batch just written does not show as a spike.
     bins = [Bin(i * width, max(min(width, span - i * width), width / 2), n) for i, n in enumerate(records)]

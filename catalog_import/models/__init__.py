@@ -21,6 +21,7 @@ from catalog_import.models.custom import CustomEntityRecord, CustomEntityType, P
 from catalog_import.models.staging import (
     INITIAL_LEVEL_SQL,
     Import,
+    ImportBatch,
     ImportFailure,
     ImportRecord,
     ImportStatus,
@@ -40,6 +41,7 @@ __all__ = [
     "CustomEntityRecord",
     "CustomEntityType",
     "Import",
+    "ImportBatch",
     "ImportFailure",
     "ImportRecord",
     "ImportStatus",

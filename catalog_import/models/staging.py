@@ -148,6 +148,21 @@ class RecordDependency(Base):
     nested: Mapped[bool] = mapped_column(Boolean)
 
 
+class ImportBatch(Base):
+    """A batch of an import's commit, written in the batch's own transaction: how many records it
+    settled and when, for throughput over time without reading the records again."""
+
+    __tablename__ = "import_batches"
+    __table_args__ = (Index("ix_import_batches_import_id_id", "import_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"))
+    level: Mapped[int] = mapped_column(SmallInteger)
+    records: Mapped[int] = mapped_column(Integer)
+    # When the batch was written, just before its transaction commits (not when it began).
+    written_at: Mapped[datetime] = mapped_column(server_default=text("clock_timestamp()"))
+
+
 class ImportFailure(Base):
     """A failed root record and its problems (details), in the order they were found."""
 
