@@ -6,9 +6,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -16,6 +17,25 @@ from catalog_import.config import Settings
 from catalog_import.embedded import free_port
 
 CLIENT_ID, CLIENT_SECRET = "client-test", "client-test-secret"
+TOKEN_REQUEST = {"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+
+
+def live_get(base_url: str, path: str, **params: str) -> httpx.Response:
+    """GET ``path`` of a live server as its bootstrapped integration; the answer, checked to be a 2xx."""
+    with httpx.Client(base_url=base_url) as http:
+        token = http.post("/api/oauth/token", json=TOKEN_REQUEST).json()["access_token"]
+        response = http.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
+    response.raise_for_status()
+    return response
+
+
+@asynccontextmanager
+async def live_client(base_url: str, **options: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An async client of a live server, signed in as its bootstrapped integration."""
+    async with httpx.AsyncClient(base_url=base_url, **options) as client:
+        token = (await client.post("/api/oauth/token", json=TOKEN_REQUEST)).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
 
 
 def cli_env(settings: Settings) -> dict[str, str]:

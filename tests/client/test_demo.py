@@ -6,14 +6,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 from click.testing import Result
 from typer.testing import CliRunner
 
 from catalog_import.cli import app
 from catalog_import.config import Settings
 from catalog_import.demo import MISSING_PICTURE, sample_catalog
-from tests.live import CLIENT_ID, CLIENT_SECRET, serve_process
+from tests.live import CLIENT_ID, CLIENT_SECRET, live_get, serve_process
 
 
 def demo(url: str) -> Result:
@@ -25,13 +24,7 @@ def demo(url: str) -> Result:
 
 
 def get(url: str, path: str, **params: str) -> Any:
-    with httpx.Client(base_url=url) as http:
-        token = http.post(
-            "/api/oauth/token",
-            json={"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
-        ).json()["access_token"]
-        response = http.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
-    response.raise_for_status()
+    response = live_get(url, path, **params)
     return response.json() if path.startswith("/api/") else response.content
 
 

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
@@ -16,7 +15,7 @@ from typer.testing import CliRunner
 from catalog_import.cli import app
 from catalog_import.config import Settings
 from tests.factories import product
-from tests.live import CLIENT_ID, CLIENT_SECRET, serve_process
+from tests.live import CLIENT_ID, CLIENT_SECRET, live_get, serve_process
 from tests.media.servers import LoopbackServer
 
 
@@ -66,18 +65,7 @@ class Catalog:
         self.url = url
 
     def get(self, path: str, **params: str) -> Any:
-        with httpx.Client(base_url=self.url) as http:
-            token = http.post(
-                "/api/oauth/token",
-                json={
-                    "grant_type": "client_credentials",
-                    "client_id": CLIENT_ID,
-                    "client_secret": CLIENT_SECRET,
-                },
-            ).json()["access_token"]
-            response = http.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
-        response.raise_for_status()
-        return response.json()
+        return live_get(self.url, path, **params).json()
 
     def product(self, number: str) -> dict[str, Any] | None:
         items = self.get("/api/catalog/products", productNumber=number)["items"]

@@ -19,15 +19,22 @@ def csrf_token(page: httpx.Response) -> str:
 
 
 async def sign_in(
-    client: httpx.AsyncClient, client_id: str, client_secret: str, *, origin: str | None = None
+    client: httpx.AsyncClient,
+    client_id: str,
+    client_secret: str,
+    *,
+    origin: str | None = None,
+    next_page: str | None = None,
 ) -> httpx.Response:
-    """Fill in the sign-in form as a browser would; the answer to its POST."""
-    form = await client.get("/dashboard/login")
+    """Fill in the sign-in form as a browser would (opened for ``next_page`` when given); the answer to
+    its POST."""
+    form = await client.get("/dashboard/login", params={"next": next_page} if next_page else None)
     assert form.status_code == 200, form.text
+    data = {"csrf_token": csrf_token(form), "client_id": client_id, "client_secret": client_secret}
+    if next_page is not None:
+        data["next"] = next_page
     return await client.post(
-        "/dashboard/login",
-        data={"csrf_token": csrf_token(form), "client_id": client_id, "client_secret": client_secret},
-        headers={"Origin": origin or str(client.base_url).rstrip("/")},
+        "/dashboard/login", data=data, headers={"Origin": origin or str(client.base_url).rstrip("/")}
     )
 
 

@@ -14,7 +14,7 @@ from catalog_import.auth.secrets import hash_secret
 from catalog_import.dashboard.sessions import COOKIE_NAME
 from catalog_import.media.services import MediaServices
 from catalog_import.models import Integration
-from tests.dashboard.helpers import csrf_token, import_with_failures, sign_in, signed_in
+from tests.dashboard.helpers import import_with_failures, sign_in, signed_in
 from tests.factories import Api, assert_error, product
 
 
@@ -98,47 +98,18 @@ class TestSignIn:
         self, web: httpx.AsyncClient, api: Api
     ) -> None:
         import_id = await staged_import(api, "wanted")
-        form = await web.get(f"/dashboard/login?next=/dashboard/imports/{import_id}")
-        response = await web.post(
-            "/dashboard/login",
-            data={
-                "csrf_token": csrf_token(form),
-                "client_id": api.client_id,
-                "client_secret": api.client_secret,
-                "next": f"/dashboard/imports/{import_id}",
-            },
-            headers={"Origin": "http://testserver"},
-        )
+        wanted = f"/dashboard/imports/{import_id}"
+        response = await sign_in(web, api.client_id, api.client_secret, next_page=wanted)
 
         assert response.headers["location"] == f"/dashboard/imports/{import_id}"
 
     async def test_never_to_another_site(self, web: httpx.AsyncClient, api: Api) -> None:
-        form = await web.get("/dashboard/login")
-        response = await web.post(
-            "/dashboard/login",
-            data={
-                "csrf_token": csrf_token(form),
-                "client_id": api.client_id,
-                "client_secret": api.client_secret,
-                "next": "//evil.example/dashboard",
-            },
-            headers={"Origin": "http://testserver"},
-        )
+        response = await sign_in(web, api.client_id, api.client_secret, next_page="//evil.example/dashboard")
 
         assert response.headers["location"] == "/dashboard"
 
     async def test_nor_out_of_the_dashboard_by_dot_segments(self, web: httpx.AsyncClient, api: Api) -> None:
-        form = await web.get("/dashboard/login")
-        response = await web.post(
-            "/dashboard/login",
-            data={
-                "csrf_token": csrf_token(form),
-                "client_id": api.client_id,
-                "client_secret": api.client_secret,
-                "next": "/dashboard/../api/import",
-            },
-            headers={"Origin": "http://testserver"},
-        )
+        response = await sign_in(web, api.client_id, api.client_secret, next_page="/dashboard/../api/import")
 
         assert response.headers["location"] == "/dashboard"
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.factories import Api, assert_error, product
-from tests.live import CLIENT_ID, CLIENT_SECRET
+from tests.live import live_client
 
 
 def parse_events(text: str) -> list[dict[str, Any]]:
@@ -93,18 +93,7 @@ async def test_unknown_and_foreign_imports_are_not_found(api: Api, other_api: Ap
 
 
 async def test_a_live_stream_follows_an_import_to_its_end(live_server: str) -> None:
-    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
-        token = (
-            await client.post(
-                "/api/oauth/token",
-                json={
-                    "grant_type": "client_credentials",
-                    "client_id": CLIENT_ID,
-                    "client_secret": CLIENT_SECRET,
-                },
-            )
-        ).json()["access_token"]
-        client.headers["Authorization"] = f"Bearer {token}"
+    async with live_client(live_server, timeout=60) as client:
         import_id = (await client.post("/api/import/catalog/start", json={"name": "live events"})).json()[
             "id"
         ]

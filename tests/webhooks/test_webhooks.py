@@ -10,7 +10,6 @@ import time
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,7 +20,7 @@ from catalog_import.config import Settings
 from catalog_import.models import Integration, WebhookDelivery
 from catalog_import.webhooks.delivery import DeliveryLoop, DeliveryOptions
 from tests.factories import Api, product
-from tests.live import CLIENT_ID, CLIENT_SECRET
+from tests.live import CLIENT_ID, live_client
 from tests.media.servers import NOT_FOUND, LoopbackServer, Posted, Reply
 
 ACCEPTED = Reply(204, b"", None)
@@ -246,18 +245,7 @@ async def test_a_running_server_delivers_on_its_own(
     live_server: str, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     with LoopbackServer() as server:
-        async with httpx.AsyncClient(base_url=live_server) as client:
-            token = (
-                await client.post(
-                    "/api/oauth/token",
-                    json={
-                        "grant_type": "client_credentials",
-                        "client_id": CLIENT_ID,
-                        "client_secret": CLIENT_SECRET,
-                    },
-                )
-            ).json()["access_token"]
-            client.headers["Authorization"] = f"Bearer {token}"
+        async with live_client(live_server) as client:
             started = await client.post(
                 "/api/import/catalog/start",
                 json={"name": "live hooks", "statusWebhookUrl": server.serve("/status", ACCEPTED)},
