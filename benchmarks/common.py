@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -23,7 +24,8 @@ from rich.console import Console
 
 from catalog_import.config import Settings
 from catalog_import.embedded import embedded_postgres, embedded_redis, free_port
-from catalog_import.migrations import scratch_database as migrated_scratch_database
+from catalog_import.logs import configure_logging
+from catalog_import.migrations import scratch_database
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -130,11 +132,31 @@ def servers(database_url: str | None, redis_url: str | None) -> Iterator[tuple[s
         yield database_url, redis_url
 
 
+@dataclass(frozen=True)
+class Run:
+    """Where a benchmark runs and what it measures: the machine, the commit, a scratch database, Redis."""
+
+    machine: str
+    commit: str
+    database_url: str
+    redis_url: str
+
+
 @contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A database of the benchmark's own on ``server_url``, built by the migrations and dropped at the end."""
-    with migrated_scratch_database(server_url, "catalog_import_bench") as url:
-        yield url
+def benchmark_run(args: argparse.Namespace) -> Iterator[Run]:
+    """What every benchmark sets up first: quiet logs, the machine and commit measured, the servers of
+    ``--database-url``/``--redis-url`` (embedded ones otherwise) and a migrated database of the run's own,
+    dropped at the end."""
+    # pgserver's platformdirs call warns when XDG_RUNTIME_DIR is unset (containers, CI).
+    warnings.filterwarnings("ignore", category=UserWarning, module="platformdirs.*")
+    configure_logging("WARNING", json=False)
+    # Taken before the run: the code measured is the code loaded now.
+    machine_text, commit = machine(), git_commit()
+    with (
+        servers(args.database_url, args.redis_url) as (server_url, redis_url),
+        scratch_database(server_url, "catalog_import_bench") as database_url,
+    ):
+        yield Run(machine_text, commit, database_url, redis_url)
 
 
 async def forget_queue(redis_url: str, queue_name: str, job_patterns: Sequence[str] = ()) -> None:

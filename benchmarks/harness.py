@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -45,14 +44,11 @@ from benchmarks.common import (
     PROJECT_ROOT,
     add_server_options,
     append_row,
+    benchmark_run,
     console,
     file_server,
     forget_queue,
-    git_commit,
-    machine,
     percentile,
-    scratch_database,
-    servers,
     show,
 )
 from benchmarks.minimal_endpoint import STAGING_TABLE
@@ -72,7 +68,6 @@ from benchmarks.workload import (
     write_images,
 )
 from catalog_import.db import create_engine
-from catalog_import.logs import configure_logging
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results.md"
 
@@ -1138,25 +1133,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    # pgserver's platformdirs call warns when XDG_RUNTIME_DIR is unset (containers, CI).
-    warnings.filterwarnings("ignore", category=UserWarning, module="platformdirs.*")
-    configure_logging("WARNING", json=False)
-    # Taken before the run: the code measured is the code loaded now.
-    machine_text, commit = machine(), git_commit()
-    with ExitStack() as stack:
-        server_url, redis_url = stack.enter_context(servers(args.database_url, args.redis_url))
-        database_url = stack.enter_context(scratch_database(server_url))
+    with benchmark_run(args) as run, ExitStack() as stack:
         work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ci-bench-run-")))
         sampler = stack.enter_context(ProcessSampler())
         processes = Processes(work_dir, sampler)
         stack.callback(processes.stop_all)
-        figures = asyncio.run(run_benchmark(args, database_url, redis_url, processes, sampler, work_dir))
-    print_table(figures, machine_text, commit)
+        figures = asyncio.run(
+            run_benchmark(args, run.database_url, run.redis_url, processes, sampler, work_dir)
+        )
+    print_table(figures, run.machine, run.commit)
     if args.no_append:
         return
-    append_result(figures, machine_text, commit)
+    append_result(figures, run.machine, run.commit)
     if figures.downloads is not None:
-        media_downloads.append_result(figures.downloads, machine_text, commit)
+        media_downloads.append_result(figures.downloads, run.machine, run.commit)
     console.print(f"appended to {RESULTS_FILE.relative_to(PROJECT_ROOT)} and {media_downloads.RESULTS.name}")
 
 

@@ -17,9 +17,7 @@ import resource
 import tempfile
 import time
 import uuid
-import warnings
 from collections.abc import Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,13 +36,10 @@ from benchmarks.common import (
     PROJECT_ROOT,
     add_server_options,
     append_row,
+    benchmark_run,
     console,
     forget_queue,
-    git_commit,
-    machine,
     percentile,
-    scratch_database,
-    servers,
     show,
 )
 from benchmarks.workload import copy_catalog_tables, ordered_id
@@ -52,7 +47,6 @@ from catalog_import.committer.planner import prepare_import
 from catalog_import.committer.runner import ImportRunner, RunnerOptions
 from catalog_import.config import Settings
 from catalog_import.db import create_engine, create_session_factory
-from catalog_import.logs import configure_logging
 from catalog_import.media.services import MediaServices, media_services
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results-variants.md"
@@ -678,17 +672,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    # pgserver's platformdirs call warns when XDG_RUNTIME_DIR is unset (containers, CI).
-    warnings.filterwarnings("ignore", category=UserWarning, module="platformdirs.*")
-    configure_logging("WARNING", json=False)
-    # Taken before the run: the code measured is the code loaded now.
-    machine_text, commit = machine(), git_commit()
-    with ExitStack() as stack:
-        server_url, redis_url = stack.enter_context(servers(args.database_url, args.redis_url))
-        database_url = stack.enter_context(scratch_database(server_url))
-        figures = asyncio.run(run_benchmark(database_url, redis_url, args.parents, args.batch_size))
-    print_table(figures, machine_text, commit)
-    append_result(figures, machine_text, commit)
+    with benchmark_run(args) as run:
+        figures = asyncio.run(run_benchmark(run.database_url, run.redis_url, args.parents, args.batch_size))
+    print_table(figures, run.machine, run.commit)
+    append_result(figures, run.machine, run.commit)
     console.print(f"appended to {RESULTS_FILE.relative_to(PROJECT_ROOT)}")
 
 
