@@ -24,7 +24,6 @@ def upgrade() -> None:
         "import_batches",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("import_id", sa.UUID(), nullable=False),
-        sa.Column("level", sa.SmallInteger(), nullable=False),
         sa.Column("records", sa.Integer(), nullable=False),
         sa.Column(
             "written_at",

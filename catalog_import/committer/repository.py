@@ -52,10 +52,9 @@ class CommitRepository:
             ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
             await self.session.execute(statement, {"ids": list(record_ids)})
 
-    async def record_batch(self, import_id: uuid.UUID, level: int, records: int) -> None:
-        """Note a batch written (in its transaction): how many records it settled, at which level."""
-        statement = insert(ImportBatch).values(import_id=import_id, level=level, records=records)
-        await self.session.execute(statement)
+    async def record_batch(self, import_id: uuid.UUID, records: int) -> None:
+        """Note a batch written (in its transaction) and how many records it settled."""
+        await self.session.execute(insert(ImportBatch).values(import_id=import_id, records=records))
 
     async def heartbeat(self, import_id: uuid.UUID) -> None:
         await self.session.execute(

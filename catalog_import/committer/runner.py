@@ -166,7 +166,7 @@ class ImportRunner:
             await settle_records(session, skipped, entities, state="skipped")
             await settle_records(session, warned, entities, state="written")
             await repository.mark_written([r.record_id for r in records if r.record_id not in not_written])
-            await repository.record_batch(self.import_id, level, len(records))
+            await repository.record_batch(self.import_id, len(records))
             await report_failures(session, self.import_id, {**failed, **skipped, **warned}, entities)
             self.log.debug(
                 "batch written",

@@ -157,7 +157,6 @@ class ImportBatch(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"))
-    level: Mapped[int] = mapped_column(SmallInteger)
     records: Mapped[int] = mapped_column(Integer)
     # When the batch was written, just before its transaction commits (not when it began).
     written_at: Mapped[datetime] = mapped_column(server_default=text("clock_timestamp()"))
