@@ -2,7 +2,9 @@
 
 import asyncio
 import json
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Literal
 
 import structlog
@@ -49,6 +51,9 @@ def serve(
         application = create_app(settings, run_worker=not no_worker)
         tune_garbage_collection()
         logger.info("serving", url=f"http://{host}:{port}", worker=not no_worker)
+        # uvicorn shuts down on SIGTERM, then sends the signal again to the handler it found, which must let
+        # the embedded servers stop on the way out rather than end the process at once.
+        signal.signal(signal.SIGTERM, exit_on_signal)
         # Open event streams last as long as their imports: on shutdown they get a few seconds to end.
         uvicorn.run(
             application,
@@ -58,6 +63,11 @@ def serve(
             access_log=False,
             timeout_graceful_shutdown=5,
         )
+
+
+def exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    """Leave through ``SystemExit``, so that ``with`` blocks run, with the exit code of the signal."""
+    raise SystemExit(128 + signum)
 
 
 @app.command()

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from catalog_import.app import openapi_document
 from catalog_import.cli import app
 from catalog_import.config import Settings
-from catalog_import.embedded import free_port
+from catalog_import.embedded import free_port, redis_answers
 from tests.factories import Api, assert_error, product
 from tests.live import cli_env
 
@@ -142,9 +142,34 @@ class TestServe:
         assert metrics.status_code == 200
         written = {"entity": "product", "operation": "upsert", "state": "written"}
         assert sample(metrics.text, "catalog_import_records_committed_total", written) == 1
-        # uvicorn shuts down gracefully, then exits by the signal it was sent.
-        assert process.returncode in (0, -signal.SIGTERM), (tmp_path / "serve.log").read_text()
+        # uvicorn shuts down gracefully, then the process exits with the code of the signal it was sent.
+        assert process.returncode == 128 + signal.SIGTERM, (tmp_path / "serve.log").read_text()
         assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()
+
+    def test_stops_its_embedded_servers_when_terminated(self, tmp_path: Path) -> None:
+        port = free_port()
+        data_dir = tmp_path / "var"
+        env = {key: value for key, value in os.environ.items() if not key.startswith("CATALOG_IMPORT_")}
+        log_path = tmp_path / "serve.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "catalog_import", "serve", "--port", str(port)],
+                env={**env, "CATALOG_IMPORT_DATA_DIR": str(data_dir)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                asyncio.run(wait_until_ready(port, process, log_path))
+                redis_port = int((data_dir / "redis" / "redis.port").read_text())
+                assert (data_dir / "postgres" / "postmaster.pid").exists()
+            finally:
+                process.terminate()
+                process.wait(timeout=60)
+
+        assert process.returncode == 128 + signal.SIGTERM, log_path.read_text()
+        assert not redis_answers(redis_port)
+        assert not (data_dir / "redis" / "redis.port").exists()
+        assert not (data_dir / "postgres" / "postmaster.pid").exists()
 
 
 @pytest.mark.workers
@@ -215,6 +240,11 @@ async def wait_for_health(client: httpx.AsyncClient, process: subprocess.Popen[b
             pass
         assert time.monotonic() < deadline, log.read_text()
         await asyncio.sleep(0.2)
+
+
+async def wait_until_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        await wait_for_health(client, process, log)
 
 
 async def import_one_product(client: httpx.AsyncClient) -> dict[str, Any]:
