@@ -28,6 +28,7 @@ from tests.live import serve_process
 TABLES = [
     "webhook_deliveries",
     "import_batches",
+    "import_record_counts",
     "import_failures",
     "product_custom_entities",
     "custom_entity_records",

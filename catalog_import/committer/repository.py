@@ -19,6 +19,15 @@ LIMIT :limit
 FOR UPDATE SKIP LOCKED
 """
 
+# The changes in record counts of a finished import, replaced by their sums.
+SUM_UP_COUNTS = """
+WITH changes AS (
+    DELETE FROM import_record_counts WHERE import_id = :import_id RETURNING entity, state, records
+)
+INSERT INTO import_record_counts (import_id, entity, state, records)
+SELECT :import_id, entity, state, sum(records) FROM changes GROUP BY entity, state HAVING sum(records) <> 0
+"""
+
 
 class CommitRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -62,13 +71,15 @@ class CommitRepository:
         )
 
     async def finish(self, import_id: uuid.UUID) -> bool:
-        """Mark the import done; True for the one caller that did it."""
+        """Mark the import done and sum its record counts up; True for the one caller that did it."""
         finished = await self.session.scalar(
             update(Import)
             .where(Import.id == import_id, Import.status == ImportStatus.IMPORTING)
             .values(status=ImportStatus.DONE, end_time=func.now())
             .returning(Import.id)
         )
+        if finished is not None:
+            await self.session.execute(text(SUM_UP_COUNTS), {"import_id": import_id})
         return finished is not None
 
     async def status(self, import_id: uuid.UUID) -> str | None:

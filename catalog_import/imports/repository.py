@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Uuid, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.imports.flatten import StagedRecord
@@ -16,6 +16,7 @@ from catalog_import.models import (
     Import,
     ImportFailure,
     ImportRecord,
+    ImportRecordCount,
     ImportStatus,
     RecordState,
     WebhookDelivery,
@@ -39,6 +40,12 @@ ON CONFLICT (import_id, operation, entity, entity_id) DO UPDATE
 SET natural_key = coalesce(excluded.natural_key, r.natural_key), root = r.root OR excluded.root,
     path = excluded.path, batch = excluded.batch, payload = excluded.payload, refs = excluded.refs
 """  # noqa: S608
+
+
+# The imports whose figures are asked for, as a table of one ``id`` column.
+ImportIds = (
+    func.unnest(bindparam("ids", type_=ARRAY(Uuid))).table_valued("id").render_derived(name="import_ids")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,17 +162,26 @@ class ImportRepository:
 
     # -- status -----------------------------------------------------------------------------------------
     async def counts(self, import_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RecordCounts]:
-        """Progress, totals and webhook deliveries of several imports in three grouped queries."""
+        """Progress, totals and webhook deliveries of several imports. The records are not counted one by
+        one: the triggers on them keep their counts per entity and state in ``import_record_counts``."""
         rows = await self.session.execute(
             select(
-                ImportRecord.import_id,
-                ImportRecord.entity,
-                ImportRecord.state,
-                func.count(),
-                func.max(ImportRecord.level).filter(ImportRecord.state == RecordState.PENDING),
+                ImportRecordCount.import_id,
+                ImportRecordCount.entity,
+                ImportRecordCount.state,
+                func.sum(ImportRecordCount.records),
             )
-            .where(ImportRecord.import_id.in_(import_ids))
-            .group_by(ImportRecord.import_id, ImportRecord.entity, ImportRecord.state)
+            .where(ImportRecordCount.import_id.in_(import_ids))
+            .group_by(ImportRecordCount.import_id, ImportRecordCount.entity, ImportRecordCount.state)
+        )
+        # The highest level with pending records: the first entry of the work index, one per import.
+        pending = (
+            select(func.max(ImportRecord.level))
+            .where(ImportRecord.import_id == ImportIds.c.id, ImportRecord.state == RecordState.PENDING)
+            .scalar_subquery()
+        )
+        levels: dict[uuid.UUID, int | None] = dict(
+            (await self.session.execute(select(ImportIds.c.id, pending), {"ids": list(import_ids)})).all()
         )
         failure_rows = await self.session.execute(
             select(ImportFailure.import_id, func.count())
@@ -183,24 +199,22 @@ class ImportRepository:
         for import_id, state, count in webhook_rows:
             webhooks.setdefault(import_id, {})[state] = count
         totals: dict[uuid.UUID, dict[str, Any]] = {
-            import_id: {"total": 0, "processed": 0, "written": {}, "level": None} for import_id in import_ids
+            import_id: {"total": 0, "processed": 0, "written": {}} for import_id in import_ids
         }
-        for import_id, entity, state, count, pending_level in rows:
+        for import_id, entity, state, count in rows:
             figures = totals[import_id]
             figures["total"] += count
             if state != RecordState.PENDING:
                 figures["processed"] += count
-            if state == RecordState.WRITTEN:
-                figures["written"][entity] = figures["written"].get(entity, 0) + count
-            if pending_level is not None and (figures["level"] is None or pending_level > figures["level"]):
-                figures["level"] = pending_level
+            if state == RecordState.WRITTEN and count:
+                figures["written"][entity] = count
         return {
             import_id: RecordCounts(
                 total=figures["total"],
                 processed=figures["processed"],
                 written_by_entity=figures["written"],
                 failures=failures.get(import_id, 0),
-                level=figures["level"],
+                level=levels.get(import_id),
                 webhooks=webhooks.get(import_id, {}),
             )
             for import_id, figures in totals.items()

@@ -162,6 +162,20 @@ class ImportBatch(Base):
     written_at: Mapped[datetime] = mapped_column(server_default=text("clock_timestamp()"))
 
 
+class ImportRecordCount(Base):
+    """A change in how many records of an import are in one entity and state, added by the triggers on
+    ``import_records`` for every statement that changed some (migration 0011): their sum is the count."""
+
+    __tablename__ = "import_record_counts"
+    __table_args__ = (Index("ix_import_record_counts_import_id", "import_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"))
+    entity: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    records: Mapped[int] = mapped_column(BigInteger)
+
+
 class ImportFailure(Base):
     """A failed root record and its problems (details), in the order they were found."""
 
