@@ -80,6 +80,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         app.state.engine = engine
         app.state.session_factory = session_factory
         app.state.queue = queue
+        app.state.push_slots = asyncio.Semaphore(settings.push_concurrency)
         app.state.token_signer = TokenSigner(key, settings.token_ttl_seconds)
         app.state.rate_limiter = RateLimiter(
             settings.redis_url, parse_rate_limit(settings.rate_limit), f"{settings.queue_name}:rate"

@@ -41,6 +41,14 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="Longest time a request may take before it is answered 503."
     )
     max_records_per_push: int = Field(default=1000, ge=1)
+    push_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Pushes one API process works on at once; others wait their turn before their body is "
+        "read. The memory of parsed bodies stays bounded however many clients push; pushes to one import "
+        "take turns anyway.",
+    )
 
     commit_batch_size: int = Field(default=1000, ge=1, le=10_000)
     commit_jobs_per_import: int = Field(

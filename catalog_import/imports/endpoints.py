@@ -1,7 +1,8 @@
 """Import session endpoints (CONTRACT §2–§5): thin handlers that call one service function each."""
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from functools import partial
 from typing import Annotated, Any
 
@@ -20,6 +21,18 @@ from catalog_import.problems import Severity
 from catalog_import.schemas import NO_NUL, ErrorResponse, Page
 
 router = APIRouter(prefix="/api/import", tags=["import"])
+
+
+async def push_slot(request: Request) -> AsyncIterator[None]:
+    """Hold one of the process's push slots (``push_concurrency``) until the push's session has committed:
+    a push reads and parses its body only once it has one."""
+    slots: asyncio.Semaphore = request.app.state.push_slots
+    async with slots:
+        yield
+
+
+# Declared after the integration (a push without a valid token is refused at once) and before the session.
+PushSlot = Annotated[None, Depends(push_slot, scope="function")]
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -99,7 +112,11 @@ async def list_imports(
     openapi_extra=json_body(RecordBatch),
 )
 async def push_records(
-    request: Request, import_id: Annotated[uuid.UUID, Path()], session: Session, integration_id: IntegrationId
+    request: Request,
+    import_id: Annotated[uuid.UUID, Path()],
+    integration_id: IntegrationId,
+    _slot: PushSlot,
+    session: Session,
 ) -> schemas.PushResult:
     """Stage records (taxes, categories, media, products). Each root record is checked on its own: the
     valid ones are staged, the others are answered with their problems."""
@@ -116,7 +133,11 @@ async def push_records(
     openapi_extra=json_body(DeleteBatch),
 )
 async def push_deletes(
-    request: Request, import_id: Annotated[uuid.UUID, Path()], session: Session, integration_id: IntegrationId
+    request: Request,
+    import_id: Annotated[uuid.UUID, Path()],
+    integration_id: IntegrationId,
+    _slot: PushSlot,
+    session: Session,
 ) -> schemas.PushResult:
     """Queue deletions; they run at commit, after every upsert, dependents first."""
     settings = request.app.state.settings
@@ -132,7 +153,11 @@ async def push_deletes(
     openapi_extra=json_body(UnassignBatch),
 )
 async def push_unassigns(
-    request: Request, import_id: Annotated[uuid.UUID, Path()], session: Session, integration_id: IntegrationId
+    request: Request,
+    import_id: Annotated[uuid.UUID, Path()],
+    integration_id: IntegrationId,
+    _slot: PushSlot,
+    session: Session,
 ) -> schemas.PushResult:
     """Queue removals of product links (media, categories); they run at commit."""
     settings = request.app.state.settings

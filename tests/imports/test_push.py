@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from catalog_import.app import create_app
 from catalog_import.config import Settings
+from catalog_import.media.services import MediaServices
 from tests.factories import Api, assert_error, product
 from tests.images import IMAGES
 
@@ -270,6 +272,40 @@ class TestRequestLimits:
 
         assert len(result["records"]) == 1000
         assert result["containsErrors"] is False
+
+    async def test_a_push_reads_its_body_once_a_push_slot_is_free(
+        self, settings: Settings, session_factory: async_sessionmaker[AsyncSession], media: MediaServices
+    ) -> None:
+        app = create_app(settings.model_copy(update={"push_concurrency": 1}))
+        body_read = asyncio.Event()
+
+        async def body() -> AsyncIterator[bytes]:
+            body_read.set()
+            yield json.dumps({"products": [product("SLOT-1")]}).encode()
+
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client,
+        ):
+            api = await Api.signed_in(client, session_factory, settings, media, name="slots")
+            import_id = await api.start()
+            slots: asyncio.Semaphore = app.state.push_slots
+            await slots.acquire()  # the only slot, as another push would hold it
+            pushing = asyncio.create_task(
+                api.post(
+                    f"/api/import/{import_id}/record",
+                    content=body(),
+                    headers={"Content-Type": "application/json"},
+                )
+            )
+            await asyncio.sleep(0.2)
+            waited = not body_read.is_set() and not pushing.done()
+            slots.release()
+            response = await pushing
+
+        assert waited
+        assert response.status_code == 200, response.text
+        assert response.json()["records"][0]["action"] == "create"
 
     async def test_more_than_1000_root_records(self, api: Api) -> None:
         import_id = await api.start()
