@@ -112,7 +112,7 @@ async def prepare_import(session: AsyncSession, import_id: uuid.UUID) -> bool:
     if import_.defer_references:
         await resolve_pending_references(session, import_id)
     await session.execute(text(DEPENDENCIES), params)
-    if await session.scalar(text(CATEGORIES_LIST_PRODUCTS), params):
+    if await categories_list_products(session, import_id):
         await session.execute(text(BREAK_CATEGORY_PRODUCT_CYCLES), params)
     for _depth in range(MAX_DEPTH):
         result = await session.execute(text(RAISE_LEVELS), params)
@@ -135,6 +135,12 @@ async def prepare_import(session: AsyncSession, import_id: uuid.UUID) -> bool:
     )
     logger.info("import prepared", import_id=import_id.hex, levels=levels or 0)
     return True
+
+
+async def categories_list_products(session: AsyncSession, import_id: uuid.UUID) -> bool:
+    """Whether a category of the import lists products (``products``): only then can a category and a
+    product name each other, and a product's links come from categories written before it."""
+    return bool(await session.scalar(text(CATEGORIES_LIST_PRODUCTS), {"import_id": import_id}))
 
 
 async def resolve_pending_references(session: AsyncSession, import_id: uuid.UUID) -> None:

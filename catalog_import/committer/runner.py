@@ -24,7 +24,7 @@ from catalog_import.committer.failures import (
     report_failures,
     settle_records,
 )
-from catalog_import.committer.planner import prepare_import
+from catalog_import.committer.planner import categories_list_products, prepare_import
 from catalog_import.committer.repository import CommitRepository
 from catalog_import.committer.writers import WRITERS
 from catalog_import.committer.writers.base import ClaimedRecord, Problems, WriteContext, database_problem
@@ -74,6 +74,7 @@ class ImportRunner:
         # those written stay behind until vacuum: a claim starting from the first record of the level
         # would walk over all of them, every batch.
         self._claimed_up_to: dict[int, int] = {}
+        self._categories_list_products = True
 
     async def run(self) -> bool:
         """Work on the import until it is done. Returns True when this runner finished it."""
@@ -85,6 +86,7 @@ class ImportRunner:
         async with self.session_factory() as session, session.begin():
             if not await prepare_import(session, self.import_id):
                 return False
+            self._categories_list_products = await categories_list_products(session, self.import_id)
         conflicts = 0
         while True:
             try:
@@ -117,7 +119,7 @@ class ImportRunner:
 
     async def _write_next_batch(self) -> tuple[int | None, int]:
         """Claim and write one batch of the highest unsettled level: (that level, records claimed)."""
-        context = WriteContext(media=self.media)
+        context = WriteContext(media=self.media, categories_list_products=self._categories_list_products)
         # Log lines while a batch is written carry its id and, once claimed, its level (``batch_level``).
         with structlog.contextvars.bound_contextvars(batch_id=uuid.uuid4().hex[:12]):
             try:

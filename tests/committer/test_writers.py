@@ -61,6 +61,23 @@ class TestProductUpdates:
         assert {k: after[k] for k in unchanged} == {k: before[k] for k in unchanged}
         assert after["updatedAt"] > before["updatedAt"]
 
+    async def test_one_batch_updates_known_products_and_creates_new_ones(self, api: Api) -> None:
+        await self.seed(api)
+
+        status = await api.import_records(
+            {
+                "products": [
+                    {"productNumber": "UPD-1", "stock": 7},
+                    product("UPD-NEW", description="Fresh", stock=5),
+                ]
+            }
+        )
+
+        assert status["failures"] == []
+        assert (await api.product("UPD-1"))["stock"] == 7
+        created = await api.product("UPD-NEW")
+        assert (created["description"], created["stock"]) == ("Fresh", 5)
+
     async def test_update_by_id_with_a_new_number_keeps_the_rest(self, api: Api) -> None:
         before = await self.seed(api)
 

@@ -27,6 +27,8 @@ class WriteContext:
     downloads: dict[str, StoredFile | DownloadError] = field(default_factory=dict)
     # Files the batch stored or let go of: removed after the batch unless a media row uses them.
     touched_files: set[str] = field(default_factory=set)
+    # Whether a category of the import lists products; without any, no product gets links from them.
+    categories_list_products: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,6 +91,7 @@ FROM import_records r
 LEFT JOIN products parent ON parent.id = (r.payload->>'parentId')::uuid
 WHERE r.record_id = ANY(:ids) AND r.action = 'create'
   AND NOT EXISTS (SELECT 1 FROM products p WHERE p.id = r.entity_id)
+RETURNING id
 """
 
 # A variant created without prices starts with its parent's.
@@ -212,12 +213,18 @@ async def write_products(
     ids = ids_of(records, exclude=problems)
     if not ids:
         return problems
-    await run(session, UPDATE, ids)
-    await run(session, INSERT, ids)
+    # Products created now have nothing to update: only the others are looked up again, and a batch of
+    # new products skips the update altogether.
+    created = {row.id for row in await rows(session, INSERT, ids)}
+    written = set(ids)
+    existing = [r.record_id for r in records if r.record_id in written and r.entity_id not in created]
+    if existing:
+        await run(session, UPDATE, existing)
     await run(session, PRICES, ids)
     await run(session, PARENT_PRICES, ids)
     await run(session, CATEGORIES, ids)
-    await run(session, LISTED_BY_CATEGORIES, ids)
+    if context.categories_list_products:
+        await run(session, LISTED_BY_CATEGORIES, ids)
     await run(session, MEDIA, ids)
     await link_custom_entities(session, ids)
     if await rows(session, NAMED_OPTIONS + " LIMIT 1", ids):
