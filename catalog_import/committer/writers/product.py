@@ -88,9 +88,14 @@ SELECT r.entity_id, r.payload->>'productNumber', coalesce(r.payload->>'name', pa
        coalesce((r.payload->>'stock')::integer, 0),
        coalesce((r.payload->>'taxId')::uuid, parent.tax_id), r.payload->'customFields', parent.id
 FROM import_records r
-LEFT JOIN products parent ON parent.id = (r.payload->>'parentId')::uuid
-WHERE r.record_id = ANY(:ids) AND r.action = 'create'
-  AND NOT EXISTS (SELECT 1 FROM products p WHERE p.id = r.entity_id)
+-- Lookups by index, one per record, as in CHECKS: joins planned with a stale estimate of the growing
+-- products table scan all of it for every batch.
+LEFT JOIN LATERAL (
+    SELECT p.id, p.name, p.description, p.active, p.tax_id FROM products p
+    WHERE p.id = (r.payload->>'parentId')::uuid LIMIT 1
+) AS parent ON true
+LEFT JOIN LATERAL (SELECT true AS found FROM products p WHERE p.id = r.entity_id LIMIT 1) AS existing ON true
+WHERE r.record_id = ANY(:ids) AND r.action = 'create' AND existing.found IS NULL
 RETURNING id
 """
 
