@@ -19,7 +19,7 @@ from catalog_import.db import create_engine, create_session_factory
 from catalog_import.embedded import runtime_settings
 from catalog_import.garbage import tune_garbage_collection
 from catalog_import.logs import configure_logging
-from catalog_import.migrations import upgrade
+from catalog_import.migrations import upgrade, upgrade_in_child_process
 
 app = typer.Typer(help="Catalog Import API server.", no_args_is_help=True, add_completion=False)
 integration_app = typer.Typer(help="Manage integrations (API clients).", no_args_is_help=True)
@@ -47,7 +47,7 @@ def serve(
 
     with runtime_settings(load_settings()) as settings:
         assert settings.database_url
-        upgrade(settings.database_url)
+        upgrade_in_child_process(settings.database_url)
         application = create_app(settings, run_worker=not no_worker)
         tune_garbage_collection()
         logger.info("serving", url=f"http://{host}:{port}", worker=not no_worker)
@@ -92,7 +92,7 @@ def worker(
 
     with runtime_settings(load_settings()) as settings:
         assert settings.database_url
-        upgrade(settings.database_url)
+        upgrade_in_child_process(settings.database_url)
         port = metrics_port or settings.worker_metrics_port
         host = metrics_host or settings.worker_metrics_host
         metrics_server = serve_worker_metrics(host, port) if port is not None else None
