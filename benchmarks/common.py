@@ -19,7 +19,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis.asyncio as aioredis
 from rich.console import Console
 
 from catalog_import.config import Settings
@@ -157,21 +156,6 @@ def benchmark_run(args: argparse.Namespace) -> Iterator[Run]:
         scratch_database(server_url, "catalog_import_bench") as database_url,
     ):
         yield Run(machine_text, commit, database_url, redis_url)
-
-
-async def forget_queue(redis_url: str, queue_name: str, job_patterns: Sequence[str] = ()) -> None:
-    """Remove what a run left in Redis under its own queue name: the queue, the keys named after it (the
-    workers' health check, the rate-limit counts), and the job keys matching ``job_patterns`` (glob
-    patterns of job ids)."""
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        keys: list[bytes | str] = [queue_name]
-        keys.extend([key async for key in client.scan_iter(match=f"{queue_name}:*")])
-        for pattern in job_patterns:
-            keys.extend([key async for key in client.scan_iter(match=f"arq:*:{pattern}")])
-        await client.delete(*keys)
-    finally:
-        await client.aclose()
 
 
 # -- a loopback file server ----------------------------------------------------------------------------

@@ -47,7 +47,6 @@ from benchmarks.common import (
     benchmark_run,
     console,
     file_server,
-    forget_queue,
     percentile,
     show,
 )
@@ -68,6 +67,7 @@ from benchmarks.workload import (
     write_images,
 )
 from catalog_import.db import create_engine
+from catalog_import.queue import forget_queue
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results.md"
 

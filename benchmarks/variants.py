@@ -38,7 +38,6 @@ from benchmarks.common import (
     append_row,
     benchmark_run,
     console,
-    forget_queue,
     percentile,
     show,
 )
@@ -48,6 +47,7 @@ from catalog_import.committer.runner import ImportRunner, RunnerOptions
 from catalog_import.config import Settings
 from catalog_import.db import create_engine, create_session_factory
 from catalog_import.media.services import MediaServices, media_services
+from catalog_import.queue import forget_queue
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results-variants.md"
 BASELINE_SCHEMA = "variants_baseline"

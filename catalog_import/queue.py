@@ -1,14 +1,16 @@
-"""The job queue (arq on Redis): handing committed imports to the workers, and an arq worker that outlives
-Redis restarts."""
+"""The job queue (arq on Redis): handing committed imports to the workers, an arq worker that outlives
+Redis restarts, and forgetting a queue that served its purpose."""
 
 import asyncio
 import dataclasses
 import time
 import uuid
+from collections.abc import Sequence
 
 import structlog
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker
+from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -115,3 +117,18 @@ class ImportQueue:
 
     async def close(self) -> None:
         await self.pool.aclose()
+
+
+async def forget_queue(redis_url: str, queue_name: str, job_patterns: Sequence[str] = ()) -> None:
+    """Remove what a test run or a benchmark left in Redis under its own queue name: the queue (with the
+    next run of the workers' cron jobs), the keys named after it (the workers' health check, the
+    rate-limit counts), and the job keys matching ``job_patterns`` (glob patterns of job ids)."""
+    client = Redis.from_url(redis_url)
+    try:
+        keys: list[bytes | str] = [queue_name]
+        keys.extend([key async for key in client.scan_iter(match=f"{queue_name}:*")])
+        for pattern in job_patterns:
+            keys.extend([key async for key in client.scan_iter(match=f"arq:*:{pattern}")])
+        await client.delete(*keys)
+    finally:
+        await client.aclose()

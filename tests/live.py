@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
 from catalog_import.config import Settings
 from catalog_import.embedded import free_port
@@ -55,10 +56,11 @@ def serve_process(settings: Settings, tmp_path: Path, **extra_env: str) -> Itera
     """``catalog-import serve`` (API and worker) on a loopback port, with an integration bootstrapped from
     the environment (``CLIENT_ID``/``CLIENT_SECRET``) and a queue of its own; yields its base URL."""
     port = free_port()
+    queue_name = f"{settings.queue_name}-live-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
         **cli_env(settings),
-        "CATALOG_IMPORT_QUEUE_NAME": f"{settings.queue_name}-live-{uuid.uuid4().hex[:8]}",
+        "CATALOG_IMPORT_QUEUE_NAME": queue_name,
         "CATALOG_IMPORT_BOOTSTRAP_CLIENT_ID": CLIENT_ID,
         "CATALOG_IMPORT_BOOTSTRAP_CLIENT_SECRET": CLIENT_SECRET,
         **extra_env,
@@ -86,3 +88,6 @@ def serve_process(settings: Settings, tmp_path: Path, **extra_env: str) -> Itera
         finally:
             process.terminate()
             process.wait(timeout=30)
+            # The worker left its next cron run in the queue; the other keys it made expire by themselves.
+            with redis.Redis.from_url(env["CATALOG_IMPORT_REDIS_URL"]) as client:
+                client.delete(queue_name)

@@ -21,6 +21,7 @@ from catalog_import.app import openapi_document
 from catalog_import.cli import app
 from catalog_import.config import Settings
 from catalog_import.embedded import free_port, redis_answers
+from catalog_import.queue import forget_queue
 from tests.factories import Api, assert_error, product
 from tests.live import cli_env
 
@@ -135,6 +136,8 @@ class TestServe:
             process.terminate()
             process.wait(timeout=20)
             log.close()
+            assert settings.redis_url
+            await forget_queue(settings.redis_url, env["CATALOG_IMPORT_QUEUE_NAME"])
 
         assert status["status"] == "done"
         assert status["totals"]["product"] == 1

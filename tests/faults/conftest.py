@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from catalog_import.app import create_app
 from catalog_import.config import Settings
 from catalog_import.media.services import MediaServices
+from catalog_import.queue import forget_queue
 from tests.factories import Api
 from tests.faults.support import Database, WorkerProcess
 
@@ -45,15 +46,19 @@ def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def fault_settings(settings: Settings) -> Settings:
-    """The suite's database and Redis, a queue of this test's own, one job per committed import."""
-    return settings.model_copy(
+async def fault_settings(settings: Settings) -> AsyncIterator[Settings]:
+    """The suite's database and Redis, a queue of this test's own, one job per committed import; the
+    queue is forgotten afterwards."""
+    assert settings.redis_url
+    queue_name = f"catalog-import-faults-{secrets.token_hex(4)}"
+    yield settings.model_copy(
         update={
-            "queue_name": f"catalog-import-faults-{secrets.token_hex(4)}",
+            "queue_name": queue_name,
             "commit_jobs_per_import": 1,
             "stalled_after_seconds": STALLED_AFTER_SECONDS,
         }
     )
+    await forget_queue(settings.redis_url, queue_name)
 
 
 @contextlib.asynccontextmanager
