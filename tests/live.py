@@ -1,6 +1,7 @@
 """A real ``catalog-import serve`` process on a loopback port, for tests of what runs outside the app:
 the Python clients, the command-line importer."""
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -12,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
 
 from catalog_import.config import Settings
 from catalog_import.embedded import free_port
+from catalog_import.queue import forget_queue
 
 CLIENT_ID, CLIENT_SECRET = "client-test", "client-test-secret"
 TOKEN_REQUEST = {"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
@@ -88,6 +89,5 @@ def serve_process(settings: Settings, tmp_path: Path, **extra_env: str) -> Itera
         finally:
             process.terminate()
             process.wait(timeout=30)
-            # The worker left its next cron run in the queue; the other keys it made expire by themselves.
-            with redis.Redis.from_url(env["CATALOG_IMPORT_REDIS_URL"]) as client:
-                client.delete(queue_name)
+            # The worker left its next cron run in the queue, which would never expire.
+            asyncio.run(forget_queue(env["CATALOG_IMPORT_REDIS_URL"], queue_name))

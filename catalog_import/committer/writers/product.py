@@ -221,8 +221,7 @@ async def write_products(
     # Products created now have nothing to update: only the others are looked up again, and a batch of
     # new products skips the update altogether.
     created = {row.id for row in await rows(session, INSERT, ids)}
-    written = set(ids)
-    existing = [r.record_id for r in records if r.record_id in written and r.entity_id not in created]
+    existing = [r.record_id for r in records if r.record_id not in problems and r.entity_id not in created]
     if existing:
         await run(session, UPDATE, existing)
     await run(session, PRICES, ids)
