@@ -2,8 +2,10 @@
 throwaway databases built by them (for test runs and benchmarks)."""
 
 import asyncio
-import multiprocessing
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# The database a child process started by ``upgrade_in_child_process`` migrates.
+CHILD_DATABASE_URL = "CATALOG_IMPORT_MIGRATE_DATABASE_URL"
 
 
 # alembic is imported where it is used: a process that only calls ``upgrade_in_child_process`` never
@@ -46,14 +50,15 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 def upgrade_in_child_process(database_url: str) -> None:
     """``upgrade`` in a short-lived child process, for the server and the workers: alembic and the
     migration scripts it loads would otherwise stay in their memory for good (about 15 MB of each).
-    Exits with an error when the migrations fail; the child has printed why."""
-    child = multiprocessing.get_context("spawn").Process(
-        target=upgrade, args=(database_url,), name="catalog-import-migrate"
+    Exits with an error when the migrations fail; the child has printed why. The URL goes by the
+    environment, which only the same user can read, not by the command line."""
+    child = subprocess.run(
+        [sys.executable, "-m", "catalog_import.migrations"],
+        env={**os.environ, CHILD_DATABASE_URL: database_url},
+        check=False,
     )
-    child.start()
-    child.join()
-    if child.exitcode != 0:
-        raise SystemExit(f"error: the database migrations failed (exit code {child.exitcode})")
+    if child.returncode != 0:
+        raise SystemExit(f"error: the database migrations failed (exit code {child.returncode})")
 
 
 @contextmanager
@@ -75,3 +80,7 @@ def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
         yield url
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    upgrade(os.environ[CHILD_DATABASE_URL])

@@ -124,7 +124,9 @@ async def test_killed_mid_download_and_restarted(
         server.release()
 
         restarted = await start_worker(fault_settings)
-        # The restarted worker removed what the killed one left half-downloaded.
+        # The restarted worker removed what the killed one left half-downloaded (at its start-up, which
+        # arq runs after it logs that it starts).
+        await restarted.wait_logged("removed partial downloads of stopped processes")
         assert not any(path.exists() for path in left_behind)
         status = await wait_until_done(api, import_id)
 
