@@ -8,6 +8,7 @@ that was checked is the one connected to: a name that resolves differently a sec
 gains nothing."""
 
 import ipaddress
+import re
 import socket
 import typing
 from collections.abc import Iterable
@@ -33,6 +34,49 @@ def is_public(address: IPAddress) -> bool:
         elif address.is_site_local or int(address) >> 32 == 0:
             return False
     return address.is_global and not address.is_multicast
+
+
+HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
+
+
+def check_fetch_url(url: str) -> httpx.URL:
+    """``url`` as the HTTP client will read it, if it is a URL the server may fetch on a user's behalf;
+    raise ValueError with the reason otherwise. Besides http or https and a port from 1 to 65535, the host
+    must be a DNS name or an IP address written in its standard form: a host that parsers read differently
+    (``0177.0.0.1`` is 127.0.0.1 to some and a name to others, ``2130706433`` a number to some) is refused,
+    and so are credentials, which would be sent to the server and shown with the media's source URL."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"is not a valid URL: {exc}") from exc
+    if parsed.scheme not in ("http", "https"):
+        raise ValueError("must be an http or https URL")
+    if parsed.userinfo:
+        raise ValueError("must not carry a user name or password")
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise ValueError(f"has port {parsed.port}; a port is 1 to 65535")
+    host = parsed.raw_host.decode("ascii", "replace")
+    if not host:
+        raise ValueError("has no host")
+    if ":" in host:  # written in brackets: an IPv6 address, without a zone (it names a local interface)
+        try:
+            if "%" in host:
+                raise ValueError("a zone")
+            ipaddress.IPv6Address(host)
+        except ValueError as exc:
+            raise ValueError(f"has host [{host}], which is not an IPv6 address") from exc
+        return parsed
+    labels = host.removesuffix(".").split(".")
+    if NUMERIC_LABEL.match(labels[-1]):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError as exc:
+            raise ValueError(f"has host {host}, which is not an IPv4 address in dotted decimal") from exc
+        return parsed
+    if len(host) > 253 or not all(HOST_LABEL.match(label) for label in labels):
+        raise ValueError(f"has host {host}, which is not a valid host name")
+    return parsed
 
 
 class AddressPolicy:
@@ -119,4 +163,8 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         # httpcore would also follow a redirect to ws:// or wss://; only http and https are spoken.
         if request.url.scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"{request.url.scheme} is not http or https", request=request)
+        # httpx takes any number for a port; the socket layer would fail on it in ways nobody expects.
+        port = request.url.port
+        if port is not None and not 1 <= port <= 65535:
+            raise ForbiddenAddress(f"{request.url} has port {port}; a port is 1 to 65535")
         return await super().handle_async_request(request)

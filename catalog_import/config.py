@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     media_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     media_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     media_read_timeout_seconds: float = Field(default=20.0, gt=0)
+    media_download_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="Longest time one media download may take, its retries included; then it fails.",
+    )
     media_download_retries: int = Field(default=3, ge=0, le=10)
     media_retry_backoff_seconds: float = Field(default=0.5, ge=0)
     media_download_concurrency: int = Field(default=16, ge=1, le=256, description="Downloads per worker.")

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from catalog_import.addresses import check_fetch_url
 from catalog_import.ids import Id
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -71,6 +72,17 @@ Url = Annotated[
     Field(min_length=1, max_length=2048, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*://"),
     AfterValidator(no_nul),
 ]
+
+
+def fetchable_url(value: str) -> str:
+    """A media's source URL must be one the workers can fetch (``check_fetch_url``): refused at push rather
+    than failing at commit. It is kept as it was written, being the media's identity."""
+    check_fetch_url(value)
+    return value
+
+
+SourceUrl = Annotated[Url, AfterValidator(fetchable_url)]
+"""The URL a media is downloaded from; URLs that only name a media (deletes, unassigns) stay ``Url``."""
 Stock = Annotated[int, BeforeValidator(integer_or_numeric_string), Field(ge=-(2**31), le=2**31 - 1)]
 Money = Annotated[
     Decimal, Field(ge=0, le=Decimal("1e15"), max_digits=20, decimal_places=4, allow_inf_nan=False)
@@ -155,7 +167,7 @@ class FolderRef(Strict):
 
 
 class MediaFields(Strict):
-    url: Url | None = None
+    url: SourceUrl | None = None
     title: Text | None = None
     alt: Text | None = None
     filename: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^/\\\x00-\x1f]+$")] | None = None

@@ -9,12 +9,11 @@ import asyncio
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import structlog
 
-from catalog_import.addresses import AddressPolicy, ForbiddenAddress, GuardedTransport
+from catalog_import.addresses import AddressPolicy, ForbiddenAddress, GuardedTransport, check_fetch_url
 from catalog_import.media.sniff import sniff
 from catalog_import.media.storage import MediaStorage
 from catalog_import.metrics import MediaDownloadMeter
@@ -29,6 +28,7 @@ class DownloadOptions:
     max_bytes: int = 50 * 1024 * 1024
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
+    total_timeout: float = 300.0
     retries: int = 3
     backoff_seconds: float = 0.5
     concurrency: int = 16
@@ -82,20 +82,41 @@ class Downloader:
         await self._client.aclose()
 
     async def fetch(self, url: str) -> StoredFile:
-        """Download ``url`` into storage; raise DownloadError with the reason otherwise. Every fetch is
-        counted in the metrics by its outcome (``ok`` or the problem code)."""
+        """Download ``url`` into storage; raise DownloadError with the reason otherwise: whatever goes wrong
+        with one download is that media's failure, never its import's. Every fetch is counted in the
+        metrics by its outcome (``ok`` or the problem code)."""
         meter = MediaDownloadMeter()
         try:
-            if urlsplit(url).scheme.lower() not in ("http", "https"):
-                raise DownloadError("MEDIA_URL_FORBIDDEN", f"Media {url} is not an http or https URL")
+            try:
+                check_fetch_url(url)
+            except ValueError as exc:
+                raise DownloadError("MEDIA_URL_FORBIDDEN", f"Media {url} is not fetched: it {exc}") from exc
             async with self._limit:
                 meter.start()
-                stored = await self._fetch_with_retries(url)
+                stored = await self._fetch_in_time(url)
         except DownloadError as exc:
             meter.done(exc.code)
             raise
+        except Exception as exc:
+            logger.exception("media download failed unexpectedly", url=url)
+            meter.done("MEDIA_DOWNLOAD_FAILED")
+            raise DownloadError(
+                "MEDIA_DOWNLOAD_FAILED", f"Media {url} could not be downloaded: {type(exc).__name__}: {exc}"
+            ) from exc
         meter.done("ok", stored.size)
         return stored
+
+    async def _fetch_in_time(self, url: str) -> StoredFile:
+        """The download with its retries, cut off after ``total_timeout``: a server that trickles its bytes
+        keeps neither the download nor its import waiting."""
+        try:
+            async with asyncio.timeout(self.options.total_timeout):
+                return await self._fetch_with_retries(url)
+        except TimeoutError as exc:
+            raise DownloadError(
+                "MEDIA_DOWNLOAD_FAILED",
+                f"Media {url} could not be downloaded within {self.options.total_timeout:g} s",
+            ) from exc
 
     async def _fetch_with_retries(self, url: str) -> StoredFile:
         for attempt in range(self.options.retries + 1):

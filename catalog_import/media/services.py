@@ -40,6 +40,7 @@ def media_services(settings: Settings) -> MediaServices:
                 max_bytes=settings.media_max_bytes,
                 connect_timeout=settings.media_connect_timeout_seconds,
                 read_timeout=settings.media_read_timeout_seconds,
+                total_timeout=settings.media_download_timeout_seconds,
                 retries=settings.media_download_retries,
                 backoff_seconds=settings.media_retry_backoff_seconds,
                 concurrency=settings.media_download_concurrency,

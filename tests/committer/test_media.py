@@ -369,6 +369,25 @@ class TestFailedDownloads:
         assert await products_numbered(api, "SNEAKY") == []
         assert await media_at(api, url) == []
 
+    @pytest.mark.parametrize("location", ["http://127.0.0.1:99999/x.png", "http://0177.0.0.1:{port}/x.png"])
+    async def test_a_redirect_the_client_cannot_follow_fails_only_its_product(
+        self, api: Api, server: MediaServer, location: str
+    ) -> None:
+        target = location.format(port=server.port)
+        url = server.serve("/odd.png", Reply(302, content_type=None, headers={"Location": target}))
+        fine = server.image("/fine.png")
+
+        status = await run_import(
+            api,
+            {"products": [product("ODD", media=[{"url": url}]), product("FINE", media=[{"url": fine}])]},
+        )
+
+        assert status["status"] == "done"
+        assert [failure["path"] for failure in status["failures"]] == ["products.0"]
+        assert status["totals"]["product"] == status["totals"]["media"] == 1
+        assert await products_numbered(api, "ODD") == []
+        assert len((await api.product("FINE"))["media"]) == 1
+
     async def test_html_served_as_an_image_is_refused(
         self, api: Api, server: MediaServer, media_dir: Path
     ) -> None:

@@ -533,6 +533,53 @@ class TestFieldValidation:
         assert "nested" in records[0]["errors"][0]["message"]
         assert_staged(records[1], "create")
 
+    @pytest.mark.parametrize(
+        ("url", "reason"),
+        [
+            ("http://0177.0.0.1:8001/x.png", "Invalid IPv4 address"),
+            ("http://[::1:8003/x.png", "not a valid URL"),
+            ("http://127.0.0.1:99999/x.png", "port 99999"),
+            ("http://2130706433/x.png", "dotted decimal"),
+            ("http://127.1/x.png", "dotted decimal"),
+            ("http://exa%41mple.com/x.png", "not a valid host name"),
+            ("http://[fe80::1%25eth0]/x.png", "not an IPv6 address"),
+            ("http:///x.png", "has no host"),
+            ("ftp://example.com/x.png", "http or https"),
+            ("http://user:secret@example.com/x.png", "user name or password"),
+            ("https://token@example.com/x.png", "user name or password"),
+        ],
+    )
+    async def test_a_media_url_the_workers_cannot_fetch_is_refused(
+        self, api: Api, url: str, reason: str
+    ) -> None:
+        import_id = await api.start()
+        result = await api.push(
+            import_id,
+            {"media": [{"url": url}], "products": [product("P1", media=[{"url": url}]), product("P2")]},
+        )
+
+        media, with_media, without = result["records"]
+        for record, path in ((media, "media.0.url"), (with_media, "products.0.media.0.url")):
+            assert_rejected(record)
+            assert codes_at(record) == [("INVALID_FIELD", path)]
+            assert reason in record["errors"][0]["message"]
+        assert_staged(without, "create")
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "https://cdn.example.com/a/b.png?size=2#top",
+            "http://127.0.0.1:8001/x.png",
+            "http://[2001:db8::1]:8080/x.png",
+            "https://bücher.example/x.png",
+            "http://EXAMPLE.com./x y.png",
+        ],
+    )
+    async def test_a_media_url_in_its_usual_forms_is_accepted(self, api: Api, url: str) -> None:
+        record = await push_one(api, {"media": [{"url": url}]})
+
+        assert_staged(record, "create")
+
     async def test_numeric_string_stock_is_accepted(self, api: Api) -> None:
         await api.import_records({"products": [product("P1", stock="100"), product("P2", stock=7)]})
 

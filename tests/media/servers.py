@@ -1,8 +1,8 @@
 """A loopback HTTP server (127.0.0.1 only) whose answers a test chooses per path: any status, bytes, content
 type and headers (to GET and to POST, whose requests it keeps for the test to read), redirects, a sequence of
 answers for successive requests (500, then 200), bodies framed by Content-Length, chunked or ended by
-closing the connection, bodies cut off, bodies stalled half-way until released, and answers held for a
-moment. It counts requests per path and the requests in flight at once.
+closing the connection, bodies cut off, bodies stalled half-way until released, answers held for a
+moment, and bodies trickled a byte at a time. It counts requests per path and the requests in flight at once.
 
 Every instance has a salt of its own: the images it makes (``image``, ``png``) differ from those of every
 other test, which matters with content-addressed storage shared by the whole test run."""
@@ -54,6 +54,8 @@ class Reply:
     stall_after: int | None = None
     # Wait this long before answering (the request counts as in flight meanwhile).
     hold_seconds: float = 0.0
+    # Send the body a byte at a time, this long apart (a server that trickles its answer).
+    trickle_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,12 @@ class LoopbackServer:
                 self._write(reply, body, last=True)
 
             def _write(self, reply: Reply, data: bytes, *, last: bool) -> None:
-                if reply.framing != "chunked":
+                if reply.trickle_seconds:
+                    for byte in range(len(data)):
+                        self.wfile.write(data[byte : byte + 1])
+                        self.wfile.flush()
+                        time.sleep(reply.trickle_seconds)
+                elif reply.framing != "chunked":
                     self.wfile.write(data)
                 else:
                     for start in range(0, len(data), 4096):

@@ -349,6 +349,69 @@ async def test_a_url_that_is_not_http_is_forbidden_without_a_request(
     assert connections == []
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://0177.0.0.1:{port}/a.png",
+        "http://[::1:{port}/a.png",
+        "http://127.0.0.1:99999/a.png",
+        "http://2130706433:{port}/a.png",
+        "http://user:secret@127.0.0.1:{port}/a.png",
+    ],
+    ids=["octal-host", "unclosed-bracket", "port-out-of-range", "number-host", "credentials"],
+)
+async def test_a_url_the_server_may_not_fetch_is_forbidden_without_a_request(
+    downloader: Downloader, server: LoopbackServer, connections: list[tuple[str, int]], url: str
+) -> None:
+    # A push refuses these; one staged before that check existed still fails alone at commit.
+    server.serve("/a.png", Reply(body=image_bytes()))
+    error = await failure(downloader.fetch(url.format(port=server.port)))
+    assert error.code == "MEDIA_URL_FORBIDDEN"
+    assert server.requests() == 0
+    assert connections == []
+
+
+@pytest.mark.parametrize(
+    "location", ["http://0177.0.0.1:{port}/a.png", "http://127.0.0.1:99999/a.png", "http://[::1:{port}/a.png"]
+)
+async def test_a_redirect_to_a_url_the_client_cannot_use_fails_that_download(
+    downloader: Downloader, server: LoopbackServer, connections: list[tuple[str, int]], location: str
+) -> None:
+    server.serve("/a.png", Reply(body=image_bytes()))
+    url = server.serve("/start", redirect(location.format(port=server.port)))
+    error = await failure(downloader.fetch(url))
+    assert error.code in ("MEDIA_URL_FORBIDDEN", "MEDIA_DOWNLOAD_FAILED")
+    assert server.requests("/a.png") == 0
+    assert set(connections) == {("127.0.0.1", server.port)}
+
+
+async def test_anything_a_download_raises_is_that_media_s_failure(
+    downloader: Downloader, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_sniff(path: Path) -> None:
+        raise RuntimeError("a decoder bug")
+
+    monkeypatch.setattr("catalog_import.media.download.sniff", broken_sniff)
+    url = server.serve("/a.png", Reply(body=image_bytes()))
+    error = await failure(downloader.fetch(url))
+    assert error.code == "MEDIA_DOWNLOAD_FAILED"
+    assert "RuntimeError: a decoder bug" in error.message
+
+
+async def test_a_download_that_trickles_is_cut_off_by_its_total_time(
+    make_downloader: MakeDownloader, server: LoopbackServer, storage: LocalMediaStorage
+) -> None:
+    # A byte every 20 ms: never slow enough for the read timeout, 4 s for the whole body.
+    url = server.serve("/drip.png", Reply(body=image_bytes((8, 8)), trickle_seconds=0.02))
+    started = time.monotonic()
+    error = await failure(make_downloader(read_timeout=1.0, total_timeout=0.5).fetch(url))
+    assert error.code == "MEDIA_DOWNLOAD_FAILED"
+    assert "within 0.5 s" in error.message
+    assert time.monotonic() - started < 1.5
+    assert stored_files(storage) == []
+    assert temporary_files(storage) == []
+
+
 async def test_too_many_redirects_fail(
     downloader: Downloader, server: LoopbackServer, storage: LocalMediaStorage
 ) -> None:
