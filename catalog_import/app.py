@@ -85,6 +85,11 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         app.state.rate_limiter = RateLimiter(
             settings.redis_url, parse_rate_limit(settings.rate_limit), f"{settings.queue_name}:rate"
         )
+        app.state.sign_in_failures = RateLimiter(
+            settings.redis_url,
+            parse_rate_limit(settings.sign_in_failure_limit),
+            f"{settings.queue_name}:sign-in-failures",
+        )
         app.state.media_storage = media_storage(settings)
         app.state.metrics = AppMetrics(ScrapeTimeGauges(queue, session_factory))
         worker_task = None
@@ -103,6 +108,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
                     await worker_task
                 await worker.close()
             await app.state.rate_limiter.aclose()
+            await app.state.sign_in_failures.aclose()
             await queue.close()
             await engine.dispose()
 

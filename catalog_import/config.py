@@ -37,6 +37,11 @@ class Settings(BaseSettings):
         default="1200/minute",
         description="Requests per integration, e.g. 1200/minute or 50/second; off: no limit.",
     )
+    sign_in_failure_limit: str = Field(
+        default="10/minute",
+        description="Wrong secrets per client id and caller address (token requests and dashboard sign-ins) "
+        "before every attempt gets 429 until the window has passed; off: no limit.",
+    )
     request_timeout_seconds: float = Field(
         default=60.0, gt=0, description="Longest time a request may take before it is answered 503."
     )
@@ -124,7 +129,7 @@ class Settings(BaseSettings):
             [host.strip() for host in value.split(",") if host.strip()] if isinstance(value, str) else value
         )
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "sign_in_failure_limit")
     @classmethod
     def valid_rate_limit(cls, value: str) -> str:
         parse_rate_limit(value)  # raises ValueError with the reason

@@ -1,11 +1,11 @@
-"""A request rate limit per integration (``CATALOG_IMPORT_RATE_LIMIT``, e.g. ``1200/minute``), counted in
-Redis with a sliding window so that every API process shares one count. Over the limit a request gets 429
-``RATE_LIMITED`` with ``Retry-After``. While Redis cannot be reached requests pass: the limit protects the
-server and must not be what makes it unavailable."""
+"""Request limits counted in Redis with a sliding window, so that every API process shares one count:
+requests per integration (``CATALOG_IMPORT_RATE_LIMIT``, e.g. ``1200/minute``), and wrong secrets per client
+id and address (``CATALOG_IMPORT_SIGN_IN_FAILURE_LIMIT``). Over a limit a request gets 429 ``RATE_LIMITED``
+with ``Retry-After``. While Redis cannot be reached requests pass: a limit protects the server and must not
+be what makes it unavailable."""
 
 import math
 import time
-import uuid
 
 import structlog
 from limits import RateLimitItem, parse
@@ -23,8 +23,8 @@ class RateLimited(ApiError):
     status_code = 429
     code = "RATE_LIMITED"
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many requests; retry in {retry_after} s")
+    def __init__(self, retry_after: int, what: str = "Too many requests") -> None:
+        super().__init__(f"{what}; retry in {retry_after} s")
         self.headers = {"Retry-After": str(retry_after)}
 
 
@@ -49,19 +49,44 @@ class RateLimiter:
         )
         self._limiter = SlidingWindowCounterRateLimiter(storage) if limit is not None else None
 
-    async def check(self, integration_id: uuid.UUID) -> None:
-        """Count a request of ``integration_id``; raise ``RateLimited`` when it is over the limit."""
+    async def check(self, key: str) -> None:
+        """Count a request under ``key``; raise ``RateLimited`` when it is over the limit."""
         if self._limiter is None or self.limit is None:
             return
-        key = integration_id.hex
         try:
             if await self._limiter.hit(self.limit, key):
                 return
-            stats = await self._limiter.get_window_stats(self.limit, key)
+            wait = await self._seconds_until_allowed(key)
         except StorageError as exc:
             logger.warning("rate limit not checked: Redis unavailable", error=str(exc))
             return
-        raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+        raise RateLimited(wait)
+
+    async def seconds_until_allowed(self, key: str) -> int | None:
+        """Without counting anything: how long ``key`` must wait, or None when it is within the limit."""
+        if self._limiter is None or self.limit is None:
+            return None
+        try:
+            if await self._limiter.test(self.limit, key):
+                return None
+            return await self._seconds_until_allowed(key)
+        except StorageError as exc:
+            logger.warning("rate limit not checked: Redis unavailable", error=str(exc))
+            return None
+
+    async def count(self, key: str) -> None:
+        """Count one more under ``key``, whether or not it is over the limit."""
+        if self._limiter is None or self.limit is None:
+            return
+        try:
+            await self._limiter.hit(self.limit, key)
+        except StorageError as exc:
+            logger.warning("rate limit not counted: Redis unavailable", error=str(exc))
+
+    async def _seconds_until_allowed(self, key: str) -> int:
+        assert self._limiter is not None and self.limit is not None
+        stats = await self._limiter.get_window_stats(self.limit, key)
+        return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def aclose(self) -> None:
         await self._pool.aclose()

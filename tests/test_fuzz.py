@@ -112,8 +112,9 @@ CHECKS = [
 def fuzz_app(settings: Settings) -> Iterator[FastAPI]:
     """The app schemathesis calls. Schemathesis runs its lifespan (database engine, queue) on an event loop
     of its own, so it is an app of its own rather than the one behind ``app_client``; its lifespan ends
-    with this module. Without a rate limit: one integration sends hundreds of requests a second."""
-    yield create_app(settings.model_copy(update={"rate_limit": "off"}))
+    with this module. Without rate limits: one integration sends hundreds of requests a second, and
+    hundreds of wrong secrets."""
+    yield create_app(settings.model_copy(update={"rate_limit": "off", "sign_in_failure_limit": "off"}))
     asgi.shutdown_lifespans()
 
 

@@ -33,8 +33,13 @@ async def rate_limited_integration_id(
     request: Request, integration_id: Annotated[uuid.UUID, Depends(current_integration_id)]
 ) -> uuid.UUID:
     limiter: RateLimiter = request.app.state.rate_limiter
-    await limiter.check(integration_id)
+    await limiter.check(integration_id.hex)
     return integration_id
+
+
+def client_address(request: Request) -> str:
+    """The address the request came from, as sign-in failures are counted by it."""
+    return request.client.host if request.client else ""
 
 
 IntegrationId = Annotated[uuid.UUID, Depends(rate_limited_integration_id)]

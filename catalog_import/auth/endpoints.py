@@ -8,7 +8,9 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
 from catalog_import.auth import service
+from catalog_import.auth.dependencies import client_address
 from catalog_import.auth.schemas import TokenRequest, TokenResponse
+from catalog_import.auth.tokens import TokenSigner
 from catalog_import.db import Session
 from catalog_import.errors import Unprocessable, validation_details
 from catalog_import.schemas import ErrorResponse
@@ -52,14 +54,18 @@ async def read_token_request(request: Request) -> TokenRequest:
     responses={
         401: {"model": ErrorResponse, "description": "INVALID_CLIENT"},
         422: {"model": ErrorResponse, "description": "INVALID_REQUEST"},
+        429: {"model": ErrorResponse, "description": "RATE_LIMITED: too many wrong secrets for the client"},
     },
 )
 async def issue_token(request: Request, session: Session) -> TokenResponse:
     """Exchange an integration's client id and secret for a short-lived bearer token."""
     body = await read_token_request(request)
-    if "\x00" in body.client_id:
-        # No client has such an id: PostgreSQL text cannot hold NUL, so it is not looked up.
-        raise service.InvalidClient()
-    signer = request.app.state.token_signer
-    token = await service.issue_token(session, signer, body.client_id, body.client_secret)
-    return TokenResponse(access_token=token, expires_in=signer.ttl_seconds)
+    integration = await service.authenticate(
+        session,
+        request.app.state.sign_in_failures,
+        body.client_id,
+        body.client_secret,
+        client_address(request),
+    )
+    signer: TokenSigner = request.app.state.token_signer
+    return TokenResponse(access_token=signer.issue(integration.id), expires_in=signer.ttl_seconds)

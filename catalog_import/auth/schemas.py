@@ -9,8 +9,9 @@ class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     grant_type: Literal["client_credentials"]
-    client_id: str = Field(min_length=1, max_length=255)
-    client_secret: str = Field(min_length=1, max_length=1024)
+    # Empty values are wrong credentials like any other (401), not a malformed request.
+    client_id: str = Field(max_length=255)
+    client_secret: str = Field(max_length=1024)
 
 
 class TokenResponse(BaseModel):

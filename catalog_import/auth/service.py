@@ -1,5 +1,6 @@
 """Integrations and token issuing. Services never commit: the caller's boundary does."""
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -14,10 +15,10 @@ from catalog_import.auth.secrets import (
     hash_secret,
     verify_secret,
 )
-from catalog_import.auth.tokens import TokenSigner
 from catalog_import.errors import ApiError
 from catalog_import.ids import new_id
 from catalog_import.models import Integration
+from catalog_import.ratelimit import RateLimited, RateLimiter
 
 
 class InvalidClient(ApiError):
@@ -70,12 +71,25 @@ async def ensure_bootstrap_integration(session: AsyncSession, client_id: str, cl
         existing.secret_hash = hash_secret(client_secret)
 
 
-async def issue_token(session: AsyncSession, signer: TokenSigner, client_id: str, client_secret: str) -> str:
-    integration = await IntegrationRepository(session).by_client_id(client_id)
+async def authenticate(
+    session: AsyncSession, failures: RateLimiter, client_id: str, client_secret: str, source: str
+) -> Integration:
+    """The integration these credentials belong to, else ``InvalidClient`` (as slow for an unknown client
+    id as for a wrong secret, and for an empty secret too). Wrong secrets are counted per client id and
+    ``source`` (the caller's address): over ``failures``' limit every attempt, right or wrong, gets
+    ``RateLimited`` until the window has passed, so secrets cannot be guessed at speed."""
+    key = hashlib.sha256(f"{client_id}\x00{source}".encode()).hexdigest()
+    wait = await failures.seconds_until_allowed(key)
+    if wait is not None:
+        raise RateLimited(wait, "Too many wrong secrets for this client")
+    integration = None
+    if "\x00" not in client_id:  # PostgreSQL text cannot hold NUL: no client has such an id
+        integration = await IntegrationRepository(session).by_client_id(client_id)
     stored = integration.secret_hash if integration else DUMMY_HASH
     if not verify_secret(client_secret, stored) or integration is None:
+        await failures.count(key)
         raise InvalidClient()
-    return signer.issue(integration.id)
+    return integration
 
 
 async def token_signing_key(session: AsyncSession) -> str:

@@ -19,7 +19,8 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from catalog_import.auth.service import InvalidClient
+from catalog_import.auth.dependencies import client_address
+from catalog_import.auth.service import InvalidClient, authenticate
 from catalog_import.dashboard import exports, service, views
 from catalog_import.dashboard.service import FailureFilters, SignedIn
 from catalog_import.dashboard.sessions import (
@@ -37,6 +38,7 @@ from catalog_import.db import Session, database_unavailable
 from catalog_import.errors import ApiError, NotFound, PayloadTooLarge, Unauthorized, Unprocessable
 from catalog_import.models import ImportStatus
 from catalog_import.problems import Severity
+from catalog_import.ratelimit import RateLimited
 from catalog_import.schemas import ApiModel
 
 logger = structlog.get_logger(__name__)
@@ -289,11 +291,20 @@ async def login(request: Request, session: Session) -> Response:
         message = "The sign-in form had expired or came from another site. Please sign in again."
         return login_form(request, 403, next_page=next_page, client_id=client_id, error=message)
     try:
-        integration = await service.authenticate(session, client_id, form.get("client_secret", "")[:1024])
+        integration = await authenticate(
+            session,
+            request.app.state.sign_in_failures,
+            client_id,
+            form.get("client_secret", "")[:1024],
+            client_address(request),
+        )
     except InvalidClient:
         logger.info("dashboard sign-in refused", client_id=client_id)
         message = "Unknown client id or wrong secret."
         return login_form(request, 401, next_page=next_page, client_id=client_id, error=message)
+    except RateLimited as exc:
+        logger.info("dashboard sign-in throttled", client_id=client_id)
+        return login_form(request, 429, next_page=next_page, client_id=client_id, error=f"{exc.message}.")
     token, dashboard_session = session_signer(request).sign_in(
         integration.id, secret_version(integration.secret_hash)
     )

@@ -9,16 +9,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_import.auth.repository import IntegrationRepository
-from catalog_import.auth.secrets import DUMMY_HASH, verify_secret
-from catalog_import.auth.service import InvalidClient
 from catalog_import.dashboard import views
 from catalog_import.dashboard.repository import DashboardRepository
 from catalog_import.dashboard.sessions import DashboardSession, secret_version
 from catalog_import.imports import schemas
 from catalog_import.imports import service as imports
 from catalog_import.imports.views import failure_schema
-from catalog_import.models import ImportFailure, ImportStatus, Integration
+from catalog_import.models import ImportFailure, ImportStatus
 from catalog_import.pagination import encode_cursor, number_after
 from catalog_import.problems import Severity
 
@@ -55,18 +52,6 @@ class ImportDetails:
     item: views.ImportView
     chart: views.Throughput | None
     failures: FailurePage
-
-
-async def authenticate(session: AsyncSession, client_id: str, client_secret: str) -> Integration:
-    """The integration these credentials belong to; ``InvalidClient`` otherwise (as slow for an unknown
-    client id as for a wrong secret)."""
-    integration = None
-    if "\x00" not in client_id:
-        integration = await IntegrationRepository(session).by_client_id(client_id)
-    stored = integration.secret_hash if integration else DUMMY_HASH
-    if not verify_secret(client_secret, stored) or integration is None:
-        raise InvalidClient()
-    return integration
 
 
 async def signed_in(session: AsyncSession, dashboard_session: DashboardSession | None) -> SignedIn | None:

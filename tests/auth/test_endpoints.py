@@ -2,9 +2,11 @@
 (CONTRACT §1): credentials in, a short-lived token out; missing, malformed, foreign and expired tokens
 refused; imports private to the integration that started them."""
 
+import contextlib
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -217,10 +219,13 @@ class TestTokenEndpoint:
             "grant_type",
         ]
 
-    async def test_empty_secret_is_rejected(self, api: Api) -> None:
-        response = await api.client.post("/api/oauth/token", json=credentials(api, client_secret=""))
+    @pytest.mark.parametrize("field", ["client_secret", "client_id"])
+    async def test_an_empty_credential_is_an_invalid_client(self, api: Api, field: str) -> None:
+        json_body = await api.client.post("/api/oauth/token", json=credentials(api, **{field: ""}))
+        form_body = await api.client.post("/api/oauth/token", data=credentials(api, **{field: ""}))
 
-        assert_error(response, 422, "INVALID_REQUEST")
+        assert_error(json_body, 401, "INVALID_CLIENT")
+        assert_error(form_body, 401, "INVALID_CLIENT")
 
     async def test_body_that_is_not_json_is_rejected(self, app_client: httpx.AsyncClient) -> None:
         response = await app_client.post(
@@ -243,6 +248,52 @@ class TestTokenEndpoint:
         response = await app_client.get("/api/oauth/token")
 
         assert_error(response, 405, "METHOD_NOT_ALLOWED")
+
+
+class TestWrongSecretsAreSlowedDown:
+    """Wrong secrets are counted per client id and caller address (here 3 a minute): once over, every
+    attempt of that client from that address gets 429, the right secret too, so a secret cannot be found
+    by trying; other clients, and the same client from elsewhere, go on as before."""
+
+    @pytest.fixture
+    async def clients(self, settings: Settings) -> AsyncIterator[Callable[[str], httpx.AsyncClient]]:
+        app = create_app(settings.model_copy(update={"sign_in_failure_limit": "3/minute"}))
+        async with app.router.lifespan_context(app), contextlib.AsyncExitStack() as stack:
+
+            def from_address(address: str) -> httpx.AsyncClient:
+                transport = httpx.ASGITransport(app=app, client=(address, 50000))
+                client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+                return stack.push_async_callback(client.aclose) and client
+
+            yield from_address
+
+    async def test_attempts_over_the_limit_get_429_until_the_window_has_passed(
+        self, api: Api, other_api: Api, clients: Callable[[str], httpx.AsyncClient]
+    ) -> None:
+        client = clients("127.0.0.9")
+        wrong = [
+            await client.post("/api/oauth/token", json=credentials(api, client_secret=f"guess-{n}"))
+            for n in range(3)
+        ]
+        right = await client.post("/api/oauth/token", json=credentials(api))
+        other_client = await client.post("/api/oauth/token", json=credentials(other_api))
+        elsewhere = await clients("127.0.0.10").post("/api/oauth/token", json=credentials(api))
+
+        for response in wrong:
+            assert_error(response, 401, "INVALID_CLIENT")
+        error = assert_error(right, 429, "RATE_LIMITED")
+        assert "wrong secrets" in error["message"]
+        assert 1 <= int(right.headers["Retry-After"]) <= 60
+        assert other_client.status_code == 200, other_client.text
+        assert elsewhere.status_code == 200, elsewhere.text
+
+    async def test_right_secrets_are_not_counted(
+        self, api: Api, clients: Callable[[str], httpx.AsyncClient]
+    ) -> None:
+        client = clients("127.0.0.11")
+        answers = [await client.post("/api/oauth/token", json=credentials(api)) for _ in range(6)]
+
+        assert [answer.status_code for answer in answers] == [200] * 6
 
 
 class TestProtectedRoutes:

@@ -3,6 +3,7 @@
 import asyncio
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 import httpx
 import jwt
@@ -13,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from catalog_import.auth.secrets import hash_secret, verify_secret
 from catalog_import.auth.service import (
     InvalidClient,
+    authenticate,
     create_integration,
     ensure_bootstrap_integration,
-    issue_token,
     token_signing_key,
 )
 from catalog_import.auth.tokens import AUDIENCE, TokenSigner
 from catalog_import.models import Integration
+from catalog_import.ratelimit import RateLimiter
 
 SessionFactory = async_sessionmaker[AsyncSession]
 SIGNER = TokenSigner("service-test-signing-key-" + "z" * 32, 600)
@@ -258,41 +260,57 @@ async def sign_in(client: httpx.AsyncClient, client_id: str, client_secret: str)
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-class TestIssueToken:
-    async def test_right_secret_gives_a_token_for_the_integration(
-        self, session_factory: SessionFactory
+class TestAuthenticate:
+    @pytest.fixture
+    async def no_limit(self, redis_url: str) -> AsyncIterator[RateLimiter]:
+        limiter = RateLimiter(redis_url, None, "unlimited")
+        yield limiter
+        await limiter.aclose()
+
+    async def test_right_secret_gives_the_integration(
+        self, session_factory: SessionFactory, no_limit: RateLimiter
     ) -> None:
         async with session_factory() as session, session.begin():
             created = await create_integration(session, "shop middleware")
 
         async with session_factory() as session:
-            token = await issue_token(session, SIGNER, created.client_id, created.client_secret)
+            integration = await authenticate(
+                session, no_limit, created.client_id, created.client_secret, "127.0.0.1"
+            )
 
-        assert SIGNER.verify(token) == created.integration.id
+        assert integration.id == created.integration.id
 
-    async def test_wrong_secret_is_an_invalid_client(self, session_factory: SessionFactory) -> None:
+    @pytest.mark.parametrize("secret", ["wrong", ""], ids=["wrong", "empty"])
+    async def test_wrong_secret_is_an_invalid_client(
+        self, session_factory: SessionFactory, no_limit: RateLimiter, secret: str
+    ) -> None:
         async with session_factory() as session, session.begin():
             created = await create_integration(session, "shop middleware")
 
         async with session_factory() as session:
             with pytest.raises(InvalidClient) as raised:
-                await issue_token(session, SIGNER, created.client_id, "wrong")
+                await authenticate(session, no_limit, created.client_id, secret, "127.0.0.1")
 
         assert (raised.value.status_code, raised.value.code) == (401, "INVALID_CLIENT")
 
-    async def test_unknown_client_is_an_invalid_client(self, session_factory: SessionFactory) -> None:
+    @pytest.mark.parametrize("client_id", ["ci_nobody", "", "ci_\x00"], ids=["unknown", "empty", "nul"])
+    async def test_unknown_client_is_an_invalid_client(
+        self, session_factory: SessionFactory, no_limit: RateLimiter, client_id: str
+    ) -> None:
         async with session_factory() as session:
             with pytest.raises(InvalidClient):
-                await issue_token(session, SIGNER, "ci_nobody", "anything")
+                await authenticate(session, no_limit, client_id, "anything", "127.0.0.1")
 
-    async def test_hash_given_as_secret_is_an_invalid_client(self, session_factory: SessionFactory) -> None:
+    async def test_hash_given_as_secret_is_an_invalid_client(
+        self, session_factory: SessionFactory, no_limit: RateLimiter
+    ) -> None:
         async with session_factory() as session, session.begin():
             created = await create_integration(session, "shop middleware")
         row = await stored_row(session_factory, created.client_id)
 
         async with session_factory() as session:
             with pytest.raises(InvalidClient):
-                await issue_token(session, SIGNER, created.client_id, str(row["secret_hash"]))
+                await authenticate(session, no_limit, created.client_id, str(row["secret_hash"]), "127.0.0.1")
 
 
 class TestTokenSigner:

@@ -10,7 +10,9 @@ import httpx
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from catalog_import.app import create_app
 from catalog_import.auth.secrets import hash_secret
+from catalog_import.config import Settings
 from catalog_import.dashboard.sessions import COOKIE_NAME
 from catalog_import.media.services import MediaServices
 from catalog_import.models import Integration
@@ -82,6 +84,20 @@ class TestSignIn:
 
         assert response.status_code == 401
         assert "Unknown client id or wrong secret." in response.text
+
+    async def test_wrong_secrets_over_the_limit_are_slowed_down(self, settings: Settings, api: Api) -> None:
+        app = create_app(settings.model_copy(update={"sign_in_failure_limit": "2/minute"}))
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.12", 50000))
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        ):
+            wrong = [await sign_in(client, api.client_id, f"guess-{n}") for n in range(2)]
+            right = await sign_in(client, api.client_id, api.client_secret)
+
+        assert [response.status_code for response in wrong] == [401, 401]
+        assert right.status_code == 429
+        assert "Too many wrong secrets for this client; retry in" in right.text
 
     async def test_pages_without_a_session_lead_to_the_sign_in_form(self, web: httpx.AsyncClient) -> None:
         home = await web.get("/dashboard")
