@@ -23,6 +23,7 @@ from catalog_import.db import create_engine, create_session_factory
 from catalog_import.errors import install_error_handlers
 from catalog_import.health import router as health_router
 from catalog_import.imports import endpoints as import_endpoints
+from catalog_import.imports.body import PushesPerIntegration
 from catalog_import.logs import AccessLogMiddleware
 from catalog_import.media import endpoints as media_endpoints
 from catalog_import.media.services import media_storage
@@ -81,6 +82,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         app.state.session_factory = session_factory
         app.state.queue = queue
         app.state.push_slots = asyncio.Semaphore(settings.push_concurrency)
+        app.state.pushes_per_integration = PushesPerIntegration(settings.pushes_per_integration)
         app.state.token_signer = TokenSigner(key, settings.token_ttl_seconds)
         app.state.rate_limiter = RateLimiter(
             settings.redis_url, parse_rate_limit(settings.rate_limit), f"{settings.queue_name}:rate"

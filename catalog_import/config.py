@@ -50,9 +50,19 @@ class Settings(BaseSettings):
         default=2,
         ge=1,
         le=64,
-        description="Pushes one API process works on at once; others wait their turn before their body is "
-        "read. The memory of parsed bodies stays bounded however many clients push; pushes to one import "
-        "take turns anyway.",
+        description="Pushes one API process works on at once; others wait their turn once their body has "
+        "arrived. The memory of parsed bodies stays bounded however many clients push; pushes to one "
+        "import take turns anyway.",
+    )
+    pushes_per_integration: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="Pushes of one integration one API process takes at once, from their first byte to "
+        "their answer; more wait. A client whose bodies are slow holds only its own integration's turns.",
+    )
+    push_body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Longest time a push body may take to arrive (408 BODY_TIMEOUT)."
     )
 
     commit_batch_size: int = Field(default=1000, ge=1, le=10_000)

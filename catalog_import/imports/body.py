@@ -1,13 +1,17 @@
-"""Reading a push body: the size limit, JSON parsing and the top-level shape, before any record is
-looked at (422 ``INVALID_RECORDS``, 413 ``PAYLOAD_TOO_LARGE``, 422 ``BATCH_TOO_LARGE``)."""
+"""Reading a push body: the size limit, a deadline of its own, at most a few bodies per integration at once,
+JSON parsing and the top-level shape, before any record is looked at (413 ``PAYLOAD_TOO_LARGE``, 408
+``BODY_TIMEOUT``, 422 ``INVALID_RECORDS``, 422 ``BATCH_TOO_LARGE``)."""
 
-from collections.abc import Collection
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
 from fastapi import Request
 
-from catalog_import.errors import PayloadTooLarge, Unprocessable
+from catalog_import.errors import ApiError, PayloadTooLarge, Unprocessable
 
 
 class InvalidRecords(Unprocessable):
@@ -18,19 +22,60 @@ class BatchTooLarge(Unprocessable):
     code = "BATCH_TOO_LARGE"
 
 
-async def read_json_body(request: Request, max_bytes: int) -> Any:
+class BodyTimeout(ApiError):
+    status_code = 408
+    code = "BODY_TIMEOUT"
+
+
+class PushesPerIntegration:
+    """At most ``limit`` pushes of one integration at once in this process, from the first byte of their
+    body to their answer: a client whose bodies trickle in holds its own integration's turns, never
+    another's. Integrations with no push in flight are forgotten."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._turns: dict[uuid.UUID, tuple[asyncio.Semaphore, int]] = {}
+
+    @asynccontextmanager
+    async def turn(self, integration_id: uuid.UUID) -> AsyncIterator[None]:
+        semaphore, users = self._turns.get(integration_id, (asyncio.Semaphore(self.limit), 0))
+        self._turns[integration_id] = (semaphore, users + 1)
+        try:
+            async with semaphore:
+                yield
+        finally:
+            semaphore, users = self._turns[integration_id]
+            if users == 1:
+                del self._turns[integration_id]
+            else:
+                self._turns[integration_id] = (semaphore, users - 1)
+
+
+def refuse_declared_size(request: Request, max_bytes: int) -> None:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes")
+
+
+async def read_body(request: Request, max_bytes: int, timeout_seconds: float) -> bytes:
+    """The whole body, if it is at most ``max_bytes`` and has arrived within ``timeout_seconds``."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes")
-        chunks.append(chunk)
     try:
-        return orjson.loads(b"".join(chunks))
+        async with asyncio.timeout(timeout_seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes")
+                chunks.append(chunk)
+    except TimeoutError as exc:
+        raise BodyTimeout(f"The body did not arrive within {timeout_seconds:g} s") from exc
+    return b"".join(chunks)
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidRecords(f"The body is not valid JSON: {exc}") from exc
 

@@ -3,7 +3,6 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response
@@ -13,7 +12,7 @@ from catalog_import.auth.dependencies import IntegrationId
 from catalog_import.db import Session
 from catalog_import.errors import Unprocessable
 from catalog_import.imports import schemas, service
-from catalog_import.imports.body import read_json_body
+from catalog_import.imports.body import PushesPerIntegration, read_body, refuse_declared_size
 from catalog_import.imports.events import ImportEvents, parse_last_event_id
 from catalog_import.imports.records import DeleteBatch, RecordBatch, UnassignBatch
 from catalog_import.models import ImportStatus
@@ -23,15 +22,27 @@ from catalog_import.schemas import NO_NUL, ErrorResponse, Page
 router = APIRouter(prefix="/api/import", tags=["import"])
 
 
+async def push_body(request: Request, integration_id: IntegrationId) -> AsyncIterator[bytes]:
+    """The push's body, read during one of its integration's turns (held until the push is answered) and
+    within ``push_body_timeout_seconds``: a slow body delays only its own integration's pushes."""
+    settings = request.app.state.settings
+    refuse_declared_size(request, settings.max_body_bytes)
+    pushes: PushesPerIntegration = request.app.state.pushes_per_integration
+    async with pushes.turn(integration_id):
+        yield await read_body(request, settings.max_body_bytes, settings.push_body_timeout_seconds)
+
+
 async def push_slot(request: Request) -> AsyncIterator[None]:
     """Hold one of the process's push slots (``push_concurrency``) until the push's session has committed:
-    a push reads and parses its body only once it has one."""
+    a push parses its body, which has arrived whole, only once it has one."""
     slots: asyncio.Semaphore = request.app.state.push_slots
     async with slots:
         yield
 
 
-# Declared after the integration (a push without a valid token is refused at once) and before the session.
+# Declared after the integration (a push without a valid token is refused at once), in this order, before
+# the session: the body is read before a slot is taken.
+PushBody = Annotated[bytes, Depends(push_body, scope="function")]
 PushSlot = Annotated[None, Depends(push_slot, scope="function")]
 
 
@@ -108,63 +119,61 @@ async def list_imports(
     "/{import_id}/record",
     operation_id="push_records",
     response_model=schemas.PushResult,
-    responses=error_responses(404, 409, 413, 422),
+    responses=error_responses(404, 408, 409, 413, 422),
     openapi_extra=json_body(RecordBatch),
 )
 async def push_records(
     request: Request,
     import_id: Annotated[uuid.UUID, Path()],
     integration_id: IntegrationId,
+    body: PushBody,
     _slot: PushSlot,
     session: Session,
 ) -> schemas.PushResult:
     """Stage records (taxes, categories, media, products). Each root record is checked on its own: the
     valid ones are staged, the others are answered with their problems."""
-    settings = request.app.state.settings
-    body = partial(read_json_body, request, settings.max_body_bytes)
-    return await service.push_records(session, integration_id, import_id, body, settings.max_records_per_push)
+    max_records = request.app.state.settings.max_records_per_push
+    return await service.push_records(session, integration_id, import_id, body, max_records)
 
 
 @router.post(
     "/{import_id}/record/delete",
     operation_id="push_deletes",
     response_model=schemas.PushResult,
-    responses=error_responses(404, 409, 413, 422),
+    responses=error_responses(404, 408, 409, 413, 422),
     openapi_extra=json_body(DeleteBatch),
 )
 async def push_deletes(
     request: Request,
     import_id: Annotated[uuid.UUID, Path()],
     integration_id: IntegrationId,
+    body: PushBody,
     _slot: PushSlot,
     session: Session,
 ) -> schemas.PushResult:
     """Queue deletions; they run at commit, after every upsert, dependents first."""
-    settings = request.app.state.settings
-    body = partial(read_json_body, request, settings.max_body_bytes)
-    return await service.push_deletes(session, integration_id, import_id, body, settings.max_records_per_push)
+    max_records = request.app.state.settings.max_records_per_push
+    return await service.push_deletes(session, integration_id, import_id, body, max_records)
 
 
 @router.post(
     "/{import_id}/record/unassign",
     operation_id="push_unassigns",
     response_model=schemas.PushResult,
-    responses=error_responses(404, 409, 413, 422),
+    responses=error_responses(404, 408, 409, 413, 422),
     openapi_extra=json_body(UnassignBatch),
 )
 async def push_unassigns(
     request: Request,
     import_id: Annotated[uuid.UUID, Path()],
     integration_id: IntegrationId,
+    body: PushBody,
     _slot: PushSlot,
     session: Session,
 ) -> schemas.PushResult:
     """Queue removals of product links (media, categories); they run at commit."""
-    settings = request.app.state.settings
-    body = partial(read_json_body, request, settings.max_body_bytes)
-    return await service.push_unassigns(
-        session, integration_id, import_id, body, settings.max_records_per_push
-    )
+    max_records = request.app.state.settings.max_records_per_push
+    return await service.push_unassigns(session, integration_id, import_id, body, max_records)
 
 
 @router.post(

@@ -2,7 +2,7 @@
 status. Services never commit; the request boundary does."""
 
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Callable, Collection
 from functools import partial
 from typing import Any
 
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_import.errors import ImportAlreadyCommitted, ImportCancelled, ImportNotFound
 from catalog_import.ids import Id, new_id
 from catalog_import.imports import schemas
-from catalog_import.imports.body import collections_of, count_root_records
+from catalog_import.imports.body import collections_of, count_root_records, parse_json
 from catalog_import.imports.flatten import DELETE_COLLECTIONS, Flattener, RecordOutcome, StagedRecord
 from catalog_import.imports.records import (
     CategoryKey,
@@ -36,9 +36,6 @@ from catalog_import.schemas import Page
 from catalog_import.webhooks import service as webhooks
 
 STATUS_FAILURE_LIMIT = 100
-
-BodyReader = Callable[[], Awaitable[Any]]
-"""Reads the request body; called once the import is known to accept records."""
 
 Step = Callable[[], RecordOutcome]
 """Stages one root record of a push (or reports why it cannot be staged)."""
@@ -158,16 +155,16 @@ async def _push(
     session: AsyncSession,
     integration_id: uuid.UUID,
     import_id: uuid.UUID,
-    read_body: BodyReader,
+    body: bytes,
     max_records: int,
     plan: Callable[[Flattener, list[tuple[str, Any]]], list[Step]],
     allowed: Collection[str],
     operation: Operation,
 ) -> schemas.PushResult:
-    """The steps every push shares: check the import, read the body, stage what is valid."""
+    """The steps every push shares: check the import, parse the body, stage what is valid."""
     import_ = await get_import(session, integration_id, import_id)
     ensure_open(import_)
-    collections = collections_of(await read_body(), allowed)
+    collections = collections_of(parse_json(body), allowed)
     count_root_records(collections, max_records)
 
     # Pushes to one import are serialised: create-or-update decisions and batch ordinals stay consistent.
@@ -310,12 +307,12 @@ async def push_records(
     session: AsyncSession,
     integration_id: uuid.UUID,
     import_id: uuid.UUID,
-    read_body: BodyReader,
+    body: bytes,
     max_records: int,
 ) -> schemas.PushResult:
     allowed = [*RECORD_COLLECTIONS, "extensions"]
     return await _push(
-        session, integration_id, import_id, read_body, max_records, _record_steps, allowed, Operation.UPSERT
+        session, integration_id, import_id, body, max_records, _record_steps, allowed, Operation.UPSERT
     )
 
 
@@ -323,12 +320,12 @@ async def push_deletes(
     session: AsyncSession,
     integration_id: uuid.UUID,
     import_id: uuid.UUID,
-    read_body: BodyReader,
+    body: bytes,
     max_records: int,
 ) -> schemas.PushResult:
     allowed = [*DELETE_COLLECTIONS, "extensions"]
     return await _push(
-        session, integration_id, import_id, read_body, max_records, _delete_steps, allowed, Operation.DELETE
+        session, integration_id, import_id, body, max_records, _delete_steps, allowed, Operation.DELETE
     )
 
 
@@ -336,14 +333,14 @@ async def push_unassigns(
     session: AsyncSession,
     integration_id: uuid.UUID,
     import_id: uuid.UUID,
-    read_body: BodyReader,
+    body: bytes,
     max_records: int,
 ) -> schemas.PushResult:
     return await _push(
         session,
         integration_id,
         import_id,
-        read_body,
+        body,
         max_records,
         _unassign_steps,
         ["products"],

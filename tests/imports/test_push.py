@@ -273,39 +273,82 @@ class TestRequestLimits:
         assert len(result["records"]) == 1000
         assert result["containsErrors"] is False
 
-    async def test_a_push_reads_its_body_once_a_push_slot_is_free(
+    @pytest.fixture
+    async def narrow_app(
         self, settings: Settings, session_factory: async_sessionmaker[AsyncSession], media: MediaServices
-    ) -> None:
-        app = create_app(settings.model_copy(update={"push_concurrency": 1}))
-        body_read = asyncio.Event()
-
-        async def body() -> AsyncIterator[bytes]:
-            body_read.set()
-            yield json.dumps({"products": [product("SLOT-1")]}).encode()
-
+    ) -> AsyncIterator[tuple[Api, Api]]:
+        """An app with one push slot, one push per integration at a time and a body deadline of 2 s, and
+        two integrations signed in to it."""
+        app = create_app(
+            settings.model_copy(
+                update={"push_concurrency": 1, "pushes_per_integration": 1, "push_body_timeout_seconds": 2}
+            )
+        )
         async with (
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client,
         ):
-            api = await Api.signed_in(client, session_factory, settings, media, name="slots")
-            import_id = await api.start()
-            slots: asyncio.Semaphore = app.state.push_slots
-            await slots.acquire()  # the only slot, as another push would hold it
-            pushing = asyncio.create_task(
-                api.post(
-                    f"/api/import/{import_id}/record",
-                    content=body(),
-                    headers={"Content-Type": "application/json"},
-                )
-            )
-            await asyncio.sleep(0.2)
-            waited = not body_read.is_set() and not pushing.done()
-            slots.release()
-            response = await pushing
+            slow = await Api.signed_in(client, session_factory, settings, media, name="slow")
+            quick = await Api.signed_in(client, session_factory, settings, media, name="quick")
+            yield slow, quick
 
-        assert waited
-        assert response.status_code == 200, response.text
-        assert response.json()["records"][0]["action"] == "create"
+    @staticmethod
+    def trickled(body: dict[str, Any], arrived: asyncio.Event) -> AsyncIterator[bytes]:
+        """``body`` sent in two parts, the second once ``arrived`` is set."""
+        content = json.dumps(body).encode()
+
+        async def parts() -> AsyncIterator[bytes]:
+            yield content[:10]
+            await arrived.wait()
+            yield content[10:]
+
+        return parts()
+
+    async def test_a_slow_body_delays_no_other_integration(self, narrow_app: tuple[Api, Api]) -> None:
+        slow, quick = narrow_app
+        slow_import, quick_import = await slow.start(), await quick.start()
+        arrived = asyncio.Event()
+        trickling = asyncio.create_task(
+            slow.post(
+                f"/api/import/{slow_import}/record",
+                content=self.trickled({"products": [product("SLOW-1")]}, arrived),
+                headers={"Content-Type": "application/json"},
+            )
+        )
+        await asyncio.sleep(0.2)  # its first bytes are in; the rest is on its way
+        behind = asyncio.create_task(post_push(slow, slow_import, {"products": [product("SLOW-2")]}))
+
+        # The only push slot is free: another integration's push is answered at once.
+        quick_answer = await asyncio.wait_for(
+            post_push(quick, quick_import, {"products": [product("QUICK-1")]}), timeout=1.5
+        )
+        await asyncio.sleep(0.2)
+        behind_waited = not behind.done()
+        arrived.set()
+        slow_answer, behind_answer = await trickling, await behind
+
+        assert quick_answer.status_code == 200, quick_answer.text
+        assert behind_waited  # the slow integration's second push waits for its own turn
+        assert slow_answer.status_code == behind_answer.status_code == 200
+        assert [answer.json()["batch"] for answer in (slow_answer, behind_answer)] == [1, 2]
+
+    async def test_a_body_that_does_not_arrive_in_time_is_refused(self, narrow_app: tuple[Api, Api]) -> None:
+        slow, _ = narrow_app
+        import_id = await slow.start()
+        never = asyncio.Event()
+
+        response = await slow.post(
+            f"/api/import/{import_id}/record",
+            content=self.trickled({"products": [product("LATE-1")]}, never),
+            headers={"Content-Type": "application/json"},
+        )
+        after = await post_push(slow, import_id, {"products": [product("ON-TIME-1")]})
+
+        assert_error(response, 408, "BODY_TIMEOUT")
+        assert "2 s" in response.json()["message"]
+        # Nothing of it was staged (it took no batch), and the integration's turn was given back.
+        assert after.status_code == 200, after.text
+        assert after.json()["batch"] == 1
 
     async def test_more_than_1000_root_records(self, api: Api) -> None:
         import_id = await api.start()
