@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="Longest time a request may take before it is answered 503."
     )
     max_records_per_push: int = Field(default=1000, ge=1)
+    max_staged_records_per_push: int = Field(
+        default=10_000,
+        ge=1,
+        description="Records one push may stage once generated variants and nested records are counted; "
+        "more: 422 BATCH_TOO_LARGE. Bounds the API's memory however small the body.",
+    )
     push_concurrency: int = Field(
         default=2,
         ge=1,

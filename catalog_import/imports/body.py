@@ -6,12 +6,14 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from fastapi import Request
 
 from catalog_import.errors import ApiError, PayloadTooLarge, Unprocessable
+from catalog_import.imports.variants import MAX_VARIANTS, pushed_variant_count
 
 
 class InvalidRecords(Unprocessable):
@@ -20,6 +22,14 @@ class InvalidRecords(Unprocessable):
 
 class BatchTooLarge(Unprocessable):
     code = "BATCH_TOO_LARGE"
+
+
+@dataclass(frozen=True, slots=True)
+class PushLimits:
+    root_records: int
+    """Root records per push (``MAX_RECORDS_PER_PUSH``)."""
+    staged_records: int
+    """Records per push once variants and nested records are taken out (``MAX_STAGED_RECORDS_PER_PUSH``)."""
 
 
 class BodyTimeout(ApiError):
@@ -110,3 +120,46 @@ def count_root_records(collections: list[tuple[str, Any]], limit: int) -> int:
     if count > limit:
         raise BatchTooLarge(f"{count} records in one request; at most {limit} are accepted")
     return count
+
+
+def count_staged_records(collections: list[tuple[str, Any]], limit: int) -> int:
+    """How many records a push stages at most once its root records are taken apart: each root record, and
+    for each product its generated variants (a configurator multiplies: 25 sizes in 40 colours are 1,000
+    variants), its nested media, tax and custom records. Read off the body as it was pushed, before
+    anything is validated or looked up, so that a small body cannot make the server build hundreds of
+    thousands of records; over ``limit`` the push is refused whole (422 ``BATCH_TOO_LARGE``)."""
+    count = 0
+    for key, value in collections:
+        if key == "extensions":
+            count += sum(len(records) for records in value.values())
+            continue
+        count += len(value)
+        if key == "products":
+            count += sum(nested_records(product) for product in value if isinstance(product, dict))
+    if count > limit:
+        raise BatchTooLarge(
+            f"The push would stage {count} records, variants and nested records included; at most {limit} "
+            "are accepted per push: send fewer products in each"
+        )
+    return count
+
+
+def nested_records(product: dict[str, Any]) -> int:
+    """The records a pushed product brings besides itself (an upper bound)."""
+    variants = pushed_variant_count(product.get("variants"))
+    overrides = product.get("variantOverrides")
+    tax = product.get("tax")
+    count = (variants if variants <= MAX_VARIANTS else 0) + list_length(product.get("media"))
+    count += 1 if isinstance(tax, dict) and "taxRate" in tax else 0
+    if isinstance(overrides, list):
+        count += sum(list_length(o.get("media")) for o in overrides if isinstance(o, dict))
+    extensions = product.get("extensions")
+    if isinstance(extensions, dict):
+        count += sum(
+            list_length(records) if isinstance(records, list) else 1 for records in extensions.values()
+        )
+    return count
+
+
+def list_length(value: Any) -> int:
+    return len(value) if isinstance(value, list) else 0

@@ -12,7 +12,7 @@ from catalog_import.auth.dependencies import IntegrationId
 from catalog_import.db import Session
 from catalog_import.errors import Unprocessable
 from catalog_import.imports import schemas, service
-from catalog_import.imports.body import PushesPerIntegration, read_body, refuse_declared_size
+from catalog_import.imports.body import PushesPerIntegration, PushLimits, read_body, refuse_declared_size
 from catalog_import.imports.events import ImportEvents, parse_last_event_id
 from catalog_import.imports.records import DeleteBatch, RecordBatch, UnassignBatch
 from catalog_import.models import ImportStatus
@@ -30,6 +30,11 @@ async def push_body(request: Request, integration_id: IntegrationId) -> AsyncIte
     pushes: PushesPerIntegration = request.app.state.pushes_per_integration
     async with pushes.turn(integration_id):
         yield await read_body(request, settings.max_body_bytes, settings.push_body_timeout_seconds)
+
+
+def push_limits(request: Request) -> PushLimits:
+    settings = request.app.state.settings
+    return PushLimits(settings.max_records_per_push, settings.max_staged_records_per_push)
 
 
 async def push_slot(request: Request) -> AsyncIterator[None]:
@@ -132,8 +137,7 @@ async def push_records(
 ) -> schemas.PushResult:
     """Stage records (taxes, categories, media, products). Each root record is checked on its own: the
     valid ones are staged, the others are answered with their problems."""
-    max_records = request.app.state.settings.max_records_per_push
-    return await service.push_records(session, integration_id, import_id, body, max_records)
+    return await service.push_records(session, integration_id, import_id, body, push_limits(request))
 
 
 @router.post(
@@ -152,8 +156,7 @@ async def push_deletes(
     session: Session,
 ) -> schemas.PushResult:
     """Queue deletions; they run at commit, after every upsert, dependents first."""
-    max_records = request.app.state.settings.max_records_per_push
-    return await service.push_deletes(session, integration_id, import_id, body, max_records)
+    return await service.push_deletes(session, integration_id, import_id, body, push_limits(request))
 
 
 @router.post(
@@ -172,8 +175,7 @@ async def push_unassigns(
     session: Session,
 ) -> schemas.PushResult:
     """Queue removals of product links (media, categories); they run at commit."""
-    max_records = request.app.state.settings.max_records_per_push
-    return await service.push_unassigns(session, integration_id, import_id, body, max_records)
+    return await service.push_unassigns(session, integration_id, import_id, body, push_limits(request))
 
 
 @router.post(

@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_import.errors import ImportAlreadyCommitted, ImportCancelled, ImportNotFound
 from catalog_import.ids import Id, new_id
 from catalog_import.imports import schemas
-from catalog_import.imports.body import collections_of, count_root_records, parse_json
+from catalog_import.imports.body import (
+    PushLimits,
+    collections_of,
+    count_root_records,
+    count_staged_records,
+    parse_json,
+)
 from catalog_import.imports.flatten import DELETE_COLLECTIONS, Flattener, RecordOutcome, StagedRecord
 from catalog_import.imports.records import (
     CategoryKey,
@@ -156,7 +162,7 @@ async def _push(
     integration_id: uuid.UUID,
     import_id: uuid.UUID,
     body: bytes,
-    max_records: int,
+    limits: PushLimits,
     plan: Callable[[Flattener, list[tuple[str, Any]]], list[Step]],
     allowed: Collection[str],
     operation: Operation,
@@ -165,7 +171,8 @@ async def _push(
     import_ = await get_import(session, integration_id, import_id)
     ensure_open(import_)
     collections = collections_of(parse_json(body), allowed)
-    count_root_records(collections, max_records)
+    count_root_records(collections, limits.root_records)
+    count_staged_records(collections, limits.staged_records)
 
     # Pushes to one import are serialised: create-or-update decisions and batch ordinals stay consistent.
     import_ = await get_import(session, integration_id, import_id, lock=True)
@@ -308,11 +315,11 @@ async def push_records(
     integration_id: uuid.UUID,
     import_id: uuid.UUID,
     body: bytes,
-    max_records: int,
+    limits: PushLimits,
 ) -> schemas.PushResult:
     allowed = [*RECORD_COLLECTIONS, "extensions"]
     return await _push(
-        session, integration_id, import_id, body, max_records, _record_steps, allowed, Operation.UPSERT
+        session, integration_id, import_id, body, limits, _record_steps, allowed, Operation.UPSERT
     )
 
 
@@ -321,11 +328,11 @@ async def push_deletes(
     integration_id: uuid.UUID,
     import_id: uuid.UUID,
     body: bytes,
-    max_records: int,
+    limits: PushLimits,
 ) -> schemas.PushResult:
     allowed = [*DELETE_COLLECTIONS, "extensions"]
     return await _push(
-        session, integration_id, import_id, body, max_records, _delete_steps, allowed, Operation.DELETE
+        session, integration_id, import_id, body, limits, _delete_steps, allowed, Operation.DELETE
     )
 
 
@@ -334,14 +341,14 @@ async def push_unassigns(
     integration_id: uuid.UUID,
     import_id: uuid.UUID,
     body: bytes,
-    max_records: int,
+    limits: PushLimits,
 ) -> schemas.PushResult:
     return await _push(
         session,
         integration_id,
         import_id,
         body,
-        max_records,
+        limits,
         _unassign_steps,
         ["products"],
         Operation.UNASSIGN,

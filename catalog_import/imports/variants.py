@@ -4,6 +4,7 @@ combinations, in the order the contract numbers them."""
 import itertools
 import math
 from collections.abc import Iterable
+from typing import Any
 
 from catalog_import.imports.records import VariantOption
 from catalog_import.resolvers.category import path_key
@@ -29,6 +30,21 @@ def variant_groups(values: Iterable[VariantOption]) -> list[list[str]]:
 
 def variant_count(values: Iterable[VariantOption]) -> int:
     return math.prod(len(keys) for keys in variant_groups(values))
+
+
+def pushed_variant_count(values: Any) -> int:
+    """``variant_count`` of a configurator as it was pushed, before it is validated; entries that are not
+    ``{"property", "value"}`` strings are left out (they make the record invalid anyway)."""
+    if not isinstance(values, list):
+        return 0
+    options = [
+        VariantOption.model_construct(property=value["property"], value=value["value"])
+        for value in values
+        if isinstance(value, dict)
+        and isinstance(value.get("property"), str)
+        and isinstance(value.get("value"), str)
+    ]
+    return variant_count(options) if options else 0
 
 
 def variant_combinations(values: Iterable[VariantOption]) -> list[list[str]]:

@@ -359,6 +359,50 @@ class TestRequestLimits:
         assert_error(response, 422, "BATCH_TOO_LARGE")
         assert (await api.status(import_id))["progress"]["total"] == 0
 
+    async def test_variants_that_would_stage_more_than_the_limit_are_refused(
+        self, api: Api, settings: Settings
+    ) -> None:
+        # 11 products of 25 sizes in 40 colours: a 30 KB body that would stage 11,011 records and more.
+        assert settings.max_staged_records_per_push == 10_000
+        configurator = [{"property": "Size", "value": f"S{n}"} for n in range(25)]
+        configurator += [{"property": "Colour", "value": f"C{n}"} for n in range(40)]
+        import_id = await api.start()
+        body = {"products": [product(f"MANY-{n}", variants=configurator) for n in range(11)]}
+
+        response = await post_push(api, import_id, body)
+
+        error = assert_error(response, 422, "BATCH_TOO_LARGE")
+        assert "at most 10000" in error["message"]
+        assert (await api.status(import_id))["progress"]["total"] == 0
+
+    async def test_what_a_push_stages_is_bounded_with_its_nested_records(
+        self, settings: Settings, session_factory: async_sessionmaker[AsyncSession], media: MediaServices
+    ) -> None:
+        app = create_app(settings.model_copy(update={"max_staged_records_per_push": 52}))
+        six_by_eight = [{"property": "Size", "value": f"S{n}"} for n in range(6)]
+        six_by_eight += [{"property": "Colour", "value": f"C{n}"} for n in range(8)]
+        pictures = [{"url": f"https://cdn.example.com/{n}.png"} for n in range(3)]
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client,
+        ):
+            api = await Api.signed_in(client, session_factory, settings, media, name="bounded")
+            import_id = await api.start()
+            # 1 product, its tax, 48 variants and 2 media: 52 records, the limit.
+            at_limit = await post_push(
+                api, import_id, {"products": [product("AT", variants=six_by_eight, media=pictures[:2])]}
+            )
+            over = await post_push(
+                api, import_id, {"products": [product("OVER", variants=six_by_eight, media=pictures)]}
+            )
+            status = await api.status(import_id)
+
+        assert at_limit.status_code == 200, at_limit.text
+        assert at_limit.json()["containsErrors"] is False
+        error = assert_error(over, 422, "BATCH_TOO_LARGE")
+        assert "53 records" in error["message"] and "at most 52" in error["message"]
+        assert status["progress"]["total"] == 52
+
     async def test_root_records_are_counted_across_collections(self, api: Api) -> None:
         import_id = await api.start()
         body = {
