@@ -7,7 +7,7 @@ staged, and whatever it staged in the lookups is undone, so the records after it
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from catalog_import.custom_entities.service import schema_problems
@@ -31,7 +31,7 @@ from catalog_import.imports.variants import (
     variant_combinations,
     variant_count,
 )
-from catalog_import.models import Operation, RecordAction
+from catalog_import.models import ADOPT_BY_NUMBER, Operation, RecordAction
 from catalog_import.models.catalog import CATEGORY_PATH_SEPARATOR
 from catalog_import.problems import Problem, error, warning
 from catalog_import.resolvers.base import ENTITY_LABELS, Known, Lookup, Reference, describe, not_found
@@ -450,6 +450,8 @@ class Flattener:
                     )
                     continue
                 payload[alias] = value
+        if record.id is None and identity.action is RecordAction.CREATE:
+            payload[ADOPT_BY_NUMBER] = True
         key = record.product_number or (identity.existing.key if identity.existing else None)
         staged = StagedRecord(
             Operation.UPSERT, "product", identity.id, identity.action, key, True, path, payload
@@ -523,6 +525,7 @@ class Flattener:
         existing = self.lookups.variants.of(parent.entity_id)
         parent_number = parent.payload.get("productNumber") or parent.natural_key
         inherited = {key: value for key, value in parent.payload.items() if key in INHERITED_FIELDS}
+        inherited_tax = [ref for ref in parent.refs if ref.entity == "tax"]
         for number_in_order, (combination, keys) in enumerate(listed.items(), start=1):
             overridden = overrides.get(combination)
             chosen = overridden[1] if overridden else None
@@ -545,6 +548,8 @@ class Flattener:
                 action = RecordAction.CREATE if creating else RecordAction.UPDATE
             if number is not None or found is None:
                 payload["productNumber"] = key
+            if action is RecordAction.CREATE:
+                payload[ADOPT_BY_NUMBER] = True
             child = StagedRecord(
                 Operation.UPSERT, "product", child_id, action, key, True, child_path, payload
             )
@@ -557,6 +562,9 @@ class Flattener:
                     payload["mediaIds"] = self._product_media(outcome, child, chosen, child_path)
             if parent.action is RecordAction.CREATE:
                 child.refs.append(Reference("product", child_path, id=parent.entity_id))
+            # The tax it inherits is a dependency of its own: adopted at commit (another import created
+            # it meanwhile), its id changes in the variant's payload too.
+            child.refs.extend(replace(ref, nested=False) for ref in inherited_tax)
             self._stage(outcome, self.lookups.product, child)
         for combination, variant in existing.items():
             if combination not in listed:

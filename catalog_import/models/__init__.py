@@ -19,6 +19,7 @@ from catalog_import.models.catalog import (
 )
 from catalog_import.models.custom import CustomEntityRecord, CustomEntityType, ProductCustomEntity
 from catalog_import.models.staging import (
+    ADOPT_BY_NUMBER,
     INITIAL_LEVEL_SQL,
     Import,
     ImportBatch,
@@ -35,6 +36,7 @@ from catalog_import.models.staging import (
 )
 
 __all__ = [
+    "ADOPT_BY_NUMBER",
     "INITIAL_LEVEL_SQL",
     "Base",
     "Category",

@@ -1,6 +1,6 @@
 """Imports that write the same catalog rows at the same time: the database may break a lock cycle between
 their batches by rolling one back, and the runner writes that batch again, so that no deadlock reaches
-the user as a failure."""
+the user as a failure; imports that create the same product numbers adopt each other's products."""
 
 import asyncio
 import random
@@ -44,6 +44,62 @@ async def test_imports_updating_the_same_products_in_different_orders_all_succee
     stocks = {p["productNumber"]: p["stock"] for p in await all_items(api, "/api/catalog/products")}
     assert set(stocks) == set(numbers)
     assert set(stocks.values()) <= {0, 1, 2}
+
+
+async def test_imports_creating_the_same_product_numbers_all_succeed(api: Api) -> None:
+    # Four imports push the same new numbers, without ids, before any of them is committed: each chose
+    # its own ids at push, and whichever writes a number second adopts the product the first created.
+    numbers = [f"NEW-{n:03}" for n in range(PRODUCTS)]
+    sizes = [{"property": "Size", "value": size} for size in ("S", "M")]
+    body = {"products": [product(number) for number in numbers] + [product("NEW-V", variants=sizes)]}
+    import_ids = [await committed(api, body) for _ in range(4)]
+
+    await asyncio.gather(
+        *(api.runner(import_id, batch_size=15).run() for import_id in import_ids for _ in range(2))
+    )
+
+    for import_id in import_ids:
+        status = await api.status(import_id)
+        assert (status["status"], status["failures"]) == ("done", []), status["failures"][:3]
+        assert status["totals"]["product"] == PRODUCTS + 3
+    listed = [p["productNumber"] for p in await all_items(api, "/api/catalog/products")]
+    assert sorted(listed) == sorted([*numbers, "NEW-V", "NEW-V.1", "NEW-V.2"])
+    assert len((await api.product("NEW-V"))["variantIds"]) == 2
+
+
+async def test_a_number_created_meanwhile_is_adopted_with_what_depends_on_it(api: Api) -> None:
+    waiting = await api.start()
+    pushed = await api.push(
+        waiting,
+        {
+            "products": [product("LATE-1", stock=7)],
+            "categories": [{"name": "Listing", "products": [{"productNumber": "LATE-1"}]}],
+        },
+    )
+    assert not pushed["containsErrors"], pushed
+    await api.import_records({"products": [product("LATE-1", stock=1)]})
+    first_id = (await api.product("LATE-1"))["id"]
+
+    status = await api.commit_and_run(waiting)
+
+    assert (status["status"], status["failures"]) == ("done", [])
+    written = await api.product("LATE-1")
+    assert (written["id"], written["stock"]) == (first_id, 7)
+    assert [category["name"] for category in written["categories"]] == ["Listing"]
+
+
+async def test_a_record_with_an_id_of_its_own_still_fails_on_a_number_taken_meanwhile(api: Api) -> None:
+    waiting = await api.start()
+    own_id = uuid.uuid4().hex
+    assert not (await api.push(waiting, {"products": [product("TAKEN-1", id=own_id)]}))["containsErrors"]
+    await api.import_records({"products": [product("TAKEN-1")]})
+
+    status = await api.commit_and_run(waiting)
+
+    [failure] = status["failures"]
+    assert failure["id"] == own_id
+    assert [detail["code"] for detail in failure["details"]] == ["DUPLICATE_PRODUCT_NUMBER"]
+    assert (await api.product("TAKEN-1"))["id"] != own_id
 
 
 async def test_batch_chosen_to_break_a_deadlock_is_written_again(api: Api, engine: AsyncEngine) -> None:

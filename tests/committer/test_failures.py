@@ -1,6 +1,7 @@
 """Failures at commit stay with the record that meets them (and what depends on it): the other records are
 written, the import ends ``done``, and status reports each failed root record once."""
 
+import uuid
 from typing import Any
 
 from tests.committer.support import (
@@ -14,6 +15,10 @@ from tests.committer.support import (
 )
 from tests.factories import Api, product
 from tests.images import IMAGES
+
+# An id of the pushing import's own for a product number a rival import creates first: the record then
+# fails at commit with DUPLICATE_PRODUCT_NUMBER (named by its number alone, it would adopt the rival's).
+OWN_ID = "018a6b222b5a734d956fb03dda76c1a5"
 
 
 def detail_codes(failure: dict[str, Any]) -> list[str]:
@@ -119,13 +124,22 @@ class TestOneBadRecord:
 
 
 class TestDuplicateProductNumberAtCommit:
-    async def test_first_committed_import_wins(self, api: Api) -> None:
+    async def test_first_committed_import_wins_over_a_record_with_an_id_of_its_own(self, api: Api) -> None:
         first = await api.start("first")
         second = await api.start("second")
         first_push = await api.push(first, {"products": [product("DUP-1", name="First")]})
         second_push = await api.push(
             second,
-            {"products": [product("DUP-1", name="Second", tax={"name": "Second tax", "taxRate": 7})]},
+            {
+                "products": [
+                    product(
+                        "DUP-1",
+                        id=uuid.uuid4().hex,
+                        name="Second",
+                        tax={"name": "Second tax", "taxRate": 7},
+                    )
+                ]
+            },
         )
         # Each import only sees its own staged records: both are creates with different ids.
         assert first_push["records"][0]["action"] == second_push["records"][0]["action"] == "create"
@@ -154,11 +168,26 @@ class TestDuplicateProductNumberAtCommit:
         # The tax created only for the refused product is gone again.
         assert await tax_names(api) == ["Standard rate"]
 
+    async def test_a_record_named_by_its_number_alone_adopts_the_product_created_meanwhile(
+        self, api: Api
+    ) -> None:
+        first = await api.start("first")
+        second = await api.start("second")
+        first_push = await api.push(first, {"products": [product("DUP-2", name="First")]})
+        await api.push(second, {"products": [product("DUP-2", name="Second")]})
+
+        await api.commit_and_run(first)
+        second_status = await api.commit_and_run(second)
+
+        assert (second_status["failures"], second_status["totals"]["product"]) == ([], 1)
+        adopted = await api.product("DUP-2")
+        assert (adopted["id"], adopted["name"]) == (first_push["records"][0]["id"], "Second")
+
     async def test_duplicate_within_later_batch_does_not_stop_the_others(self, api: Api) -> None:
         await api.import_records({"products": [product("TAKEN")]})
         first = await api.start("first")
         second = await api.start("second")
-        await api.push(second, {"products": [product("RACE")]})
+        await api.push(second, {"products": [product("RACE", id=uuid.uuid4().hex)]})
         await api.push(first, {"products": [product("RACE")]})
         await api.push(second, {"products": [product("OK-1"), product("OK-2")]})
         await api.commit_and_run(first)
@@ -241,7 +270,7 @@ class TestDependencyFailed:
         rival = await api.start("rival")
         await api.push(rival, {"products": [product("CLASH")]})
         import_id = await api.start()
-        await api.push(import_id, {"products": [product("CLASH"), product("FINE")]})
+        await api.push(import_id, {"products": [product("CLASH", id=OWN_ID), product("FINE")]})
         pushed = await api.push(
             import_id,
             {
@@ -276,7 +305,7 @@ class TestUndoOfNestedCreations:
         await api.push(rival, {"products": [product("CLASH")]})
         await api.push(
             import_id,
-            {"products": [product("CLASH", tax={"name": "Only for the clash", "taxRate": 3})]},
+            {"products": [product("CLASH", id=OWN_ID, tax={"name": "Only for the clash", "taxRate": 3})]},
         )
         await api.commit_and_run(rival)
 
@@ -295,7 +324,7 @@ class TestUndoOfNestedCreations:
             import_id,
             {
                 "products": [
-                    product("CLASH", tax={"name": "Shared", "taxRate": 3}),
+                    product("CLASH", id=OWN_ID, tax={"name": "Shared", "taxRate": 3}),
                     product("KEEPER", tax={"name": "Shared"}),
                 ]
             },
@@ -321,7 +350,7 @@ class TestUndoOfNestedCreations:
         import_id = await api.start()
         await api.push(
             import_id,
-            {"products": [product("CLASH", media=[{"url": f"{IMAGES}/clash.jpg"}])]},
+            {"products": [product("CLASH", id=OWN_ID, media=[{"url": f"{IMAGES}/clash.jpg"}])]},
         )
         await api.commit_and_run(rival)
 
@@ -395,8 +424,8 @@ class TestUndoOfNestedCreations:
             import_id,
             {
                 "products": [
-                    product("CLASH-1", tax={"name": "Doomed", "taxRate": 3}),
-                    product("CLASH-2", tax={"name": "Doomed"}),
+                    product("CLASH-1", id=uuid.uuid4().hex, tax={"name": "Doomed", "taxRate": 3}),
+                    product("CLASH-2", id=uuid.uuid4().hex, tax={"name": "Doomed"}),
                 ]
             },
         )

@@ -313,11 +313,16 @@ class TestNestedInProducts:
         import_id = await api.start()
         result = await api.push(
             import_id,
-            {"products": [product("P1", extensions={"warranty": {"years": 1}}), product("P2")]},
+            {
+                "products": [
+                    product("P1", id=uuid.uuid4().hex, extensions={"warranty": {"years": 1}}),
+                    product("P2"),
+                ]
+            },
         )
         # A nested record without an id gets one that follows from its product, entity and position.
         nested_id = uuid.uuid5(uuid.UUID(result["records"][0]["id"]), "warranty\x1f0").hex
-        # Another import takes the product number in the meantime.
+        # Another import takes the product number in the meantime (P1 has an id of its own: no adoption).
         await api.import_records({"products": [product("P1", name="Taken")]})
 
         status = await api.commit_and_run(import_id)

@@ -988,12 +988,13 @@ class TestDuplicateProductNumber:
 
         assert [code for code, _path in codes_at(result["records"][0])] == ["DUPLICATE_PRODUCT_NUMBER"]
 
-    async def test_number_taken_after_the_push_fails_at_commit(self, api: Api) -> None:
+    async def test_number_taken_after_the_push_fails_at_commit_with_an_id_of_its_own(self, api: Api) -> None:
         await seed(api, {"taxes": [{"name": "Standard rate", "taxRate": 19}]})
         first = await api.start("first")
         second = await api.start("second")
         await api.push(first, {"products": [product("P1", name="First")]})
-        pushed = await api.push(second, {"products": [product("P1", name="Second")]})
+        own_id = uuid.uuid4().hex
+        pushed = await api.push(second, {"products": [product("P1", id=own_id, name="Second")]})
         assert_staged(pushed["records"][0], "create")
         await api.commit_and_run(first)
 

@@ -136,8 +136,13 @@ async def adopt_existing(session: AsyncSession, ids: Sequence[int], table: str, 
     them at the existing id. ``same_key`` joins ``r`` (the staged record) to ``e`` (the entity)."""
     taken = await rows(session, FIND_TAKEN_KEYS.format(table=table, same_key=same_key), ids)
     for record_id, staged_id, existing_id in taken:
-        await session.execute(text(ADOPT), {"record_id": record_id, "existing_id": existing_id})
-        await session.execute(
-            text(REPOINT_DEPENDENTS),
-            {"record_id": record_id, "staged_hex": staged_id.hex, "existing_hex": existing_id.hex},
-        )
+        await adopt(session, record_id, staged_id, existing_id)
+
+
+async def adopt(session: AsyncSession, record_id: int, staged_id: uuid.UUID, existing_id: uuid.UUID) -> None:
+    """Make the staged create ``record_id`` an update of ``existing_id``; what depends on it points there."""
+    await session.execute(text(ADOPT), {"record_id": record_id, "existing_id": existing_id})
+    await session.execute(
+        text(REPOINT_DEPENDENTS),
+        {"record_id": record_id, "staged_hex": staged_id.hex, "existing_hex": existing_id.hex},
+    )

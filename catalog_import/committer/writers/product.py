@@ -15,30 +15,20 @@ from catalog_import.committer.writers.base import (
     ClaimedRecord,
     Problems,
     WriteContext,
+    adopt,
     ids_of,
     problems_by_record,
     rows,
     run,
 )
 from catalog_import.committer.writers.custom import link_custom_entities
+from catalog_import.models import ADOPT_BY_NUMBER
 
 CHECKS = """
 SELECT r.record_id, 'PRODUCT_NOT_FOUND', 'ID ' || replace(r.entity_id::text, '-', '') || ' not found'
 FROM import_records r
 WHERE r.record_id = ANY(:ids) AND r.action = 'update'
   AND NOT EXISTS (SELECT 1 FROM products p WHERE p.id = r.entity_id)
-UNION ALL
-SELECT r.record_id, 'DUPLICATE_PRODUCT_NUMBER',
-       'Product number ' || p.product_number || ' already belongs to product '
-       || replace(p.id::text, '-', '')
-FROM import_records r
--- Lateral lookups by index, one per record: a join would let a stale row estimate of a growing
--- products table pick a scan of all of it for every batch.
-CROSS JOIN LATERAL (
-    SELECT p.id, p.product_number FROM products p
-    WHERE p.product_number = r.payload->>'productNumber' AND p.id <> r.entity_id LIMIT 1
-) AS p
-WHERE r.record_id = ANY(:ids) AND r.payload ? 'productNumber'
 UNION ALL
 SELECT r.record_id,
        CASE WHEN parent.id IS NULL THEN 'PRODUCT_NOT_FOUND' ELSE 'INVALID_FIELD' END,
@@ -57,6 +47,20 @@ SELECT r.record_id, 'TAX_NOT_FOUND', 'Tax ID ' || replace(r.payload->>'taxId', '
 FROM import_records r
 WHERE r.record_id = ANY(:ids) AND r.payload->>'taxId' IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM taxes t WHERE t.id = (r.payload->>'taxId')::uuid)
+"""
+
+# The numbers of the batch that another product has. Lateral lookups by index, one per record: a join
+# would let a stale row estimate of a growing products table pick a scan of all of it for every batch.
+TAKEN_NUMBERS = f"""
+SELECT r.record_id, r.entity_id, p.id, p.product_number,
+       r.action = 'create' AND r.payload ? '{ADOPT_BY_NUMBER}'
+       AND NOT EXISTS (SELECT 1 FROM products x WHERE x.id = r.entity_id) AS adoptable
+FROM import_records r
+CROSS JOIN LATERAL (
+    SELECT p.id, p.product_number FROM products p
+    WHERE p.product_number = r.payload->>'productNumber' AND p.id <> r.entity_id LIMIT 1
+) AS p
+WHERE r.record_id = ANY(:ids) AND r.payload ? 'productNumber'
 """
 
 NEW_VALUES = """
@@ -211,10 +215,28 @@ WHERE pm.position IS DISTINCT FROM excluded.position
 """
 
 
+async def adopt_or_refuse_taken_numbers(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
+    """A product number another product has: a create numbered without an id given adopts that product
+    (another import created it meanwhile); any other record fails with ``DUPLICATE_PRODUCT_NUMBER``."""
+    duplicates: list[tuple[int, str, str]] = []
+    for record_id, staged_id, existing_id, number, adoptable in await rows(
+        session, TAKEN_NUMBERS, ids_of(records)
+    ):
+        if adoptable:
+            await adopt(session, record_id, staged_id, existing_id)
+        else:
+            message = f"Product number {number} already belongs to product {existing_id.hex}"
+            duplicates.append((record_id, "DUPLICATE_PRODUCT_NUMBER", message))
+    return problems_by_record(records, duplicates)
+
+
 async def write_products(
     session: AsyncSession, records: Sequence[ClaimedRecord], context: WriteContext
 ) -> Problems:
-    problems = problems_by_record(records, await rows(session, CHECKS, ids_of(records)))
+    problems = await adopt_or_refuse_taken_numbers(session, records)
+    checked = ids_of(records, exclude=problems)
+    for record_id, problem in problems_by_record(records, await rows(session, CHECKS, checked)).items():
+        problems.setdefault(record_id, []).extend(problem)
     ids = ids_of(records, exclude=problems)
     if not ids:
         return problems
