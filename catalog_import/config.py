@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     worker_metrics_host: str = Field(
         default="127.0.0.1", description="Address the worker's metrics server listens on."
     )
+    runner_lease_seconds: float = Field(
+        default=6.0,
+        ge=1,
+        le=600,
+        description="How long a job's lease on an import lasts unless its worker renews it (three times "
+        "per period): an import whose workers are gone is queued again about this long after.",
+    )
     stalled_after_seconds: int = Field(
         default=60, ge=5, description="An importing import with no progress this long is queued again."
     )

@@ -8,13 +8,16 @@ from typing import Any
 from arq import cron, func
 from arq.worker import Worker
 
+from catalog_import.committer.leases import RENEWALS_PER_LEASE, RunnerLeases
 from catalog_import.committer.runner import RunnerOptions
 from catalog_import.committer.tasks import (
     MAX_TRIES,
     WorkerRuntime,
+    every_seconds,
     requeue_stalled,
     run_import,
     stall_check_seconds,
+    take_over_abandoned,
 )
 from catalog_import.config import Settings
 from catalog_import.db import create_engine, create_session_factory
@@ -36,19 +39,27 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
         )
         ctx["engine"] = engine
         ctx["retention_days"] = settings.retention_days
+        session_factory = create_session_factory(engine)
+        leases = RunnerLeases(session_factory, settings.runner_lease_seconds)
         ctx["runtime"] = WorkerRuntime(
-            session_factory=create_session_factory(engine),
+            session_factory=session_factory,
             queue=queue,
             runner_options=RunnerOptions(batch_size=settings.commit_batch_size),
             stalled_after_seconds=settings.stalled_after_seconds,
             media=media_services(settings),
+            leases=leases,
         )
+        ctx["lease_task"] = asyncio.create_task(leases.keep_renewing(), name="lease-renewals")
         # Webhook messages are sent beside the jobs, never in a job's slot or an import's way.
         deliveries = DeliveryLoop(ctx["runtime"].session_factory, DeliveryOptions.from_settings(settings))
         ctx["webhooks"] = deliveries
         ctx["webhook_task"] = asyncio.create_task(deliveries.run(), name="webhook-deliveries")
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        if "lease_task" in ctx:
+            ctx["lease_task"].cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ctx["lease_task"]
         if "webhook_task" in ctx:
             ctx["webhook_task"].cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -63,6 +74,12 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
     return ReconnectingWorker(
         functions=[func(run_import, name="run_import", keep_result=0, max_tries=MAX_TRIES + 1)],
         cron_jobs=[
+            cron(
+                take_over_abandoned,
+                second=every_seconds(settings.runner_lease_seconds / RENEWALS_PER_LEASE),
+                keep_result=0,
+                run_at_startup=True,
+            ),
             cron(
                 requeue_stalled,
                 second=stall_check_seconds(settings.stalled_after_seconds),

@@ -27,6 +27,7 @@ from tests.live import serve_process
 # Everything but the seeded currencies and the server's own keys.
 TABLES = [
     "webhook_deliveries",
+    "runner_leases",
     "import_batches",
     "import_record_counts",
     "import_failures",

@@ -1,14 +1,16 @@
-"""SQL of the workers: which level is next, claiming a batch of it, settling records, finishing."""
+"""SQL of the workers: which level is next, claiming a batch of it, settling records, finishing, and the
+leases that tell a live worker's import from a dead one's."""
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, func, insert, select, text, update
+from sqlalchemy import BigInteger, ColumnElement, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.committer.writers.base import ClaimedRecord
-from catalog_import.models import Import, ImportBatch, ImportRecord, ImportStatus, RecordState
+from catalog_import.models import Import, ImportBatch, ImportRecord, ImportStatus, RecordState, RunnerLease
 
 CLAIM = """
 SELECT record_id, operation, entity, entity_id, action, path, root
@@ -17,6 +19,20 @@ WHERE import_id = :import_id AND state = 'pending' AND level = :level AND record
 ORDER BY record_id
 LIMIT :limit
 FOR UPDATE SKIP LOCKED
+"""
+
+# Leases that ran out, given up (each to one caller, however many look at once): the imports still
+# importing that no live lease is left on are those whose workers are gone.
+TAKE_EXPIRED_LEASES = """
+WITH expired AS (
+    DELETE FROM runner_leases WHERE expires_at < clock_timestamp() RETURNING import_id
+)
+SELECT DISTINCT e.import_id
+FROM expired e JOIN imports i ON i.id = e.import_id
+WHERE i.status = 'importing'
+  AND NOT EXISTS (
+      SELECT 1 FROM runner_leases l WHERE l.import_id = e.import_id AND l.expires_at >= clock_timestamp()
+  )
 """
 
 # The changes in record counts of a finished import, replaced by their sums.
@@ -86,18 +102,46 @@ class CommitRepository:
         return await self.session.scalar(select(Import.status).where(Import.id == import_id))
 
     async def stalled(self, older_than_seconds: int) -> list[uuid.UUID]:
-        """Imports being imported on which no worker has made progress for a while."""
-        cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, older_than_seconds)
+        """Imports being imported on which no worker has made progress for a while and no live worker
+        holds a lease (one whose job was lost before it started, with a Redis that restarted empty)."""
+        cutoff = func.now() - seconds_interval(older_than_seconds)
+        live_lease = select(RunnerLease.id).where(
+            RunnerLease.import_id == Import.id, RunnerLease.expires_at >= func.now()
+        )
         return list(
             (
                 await self.session.scalars(
                     select(Import.id).where(
                         Import.status == ImportStatus.IMPORTING,
                         func.coalesce(Import.heartbeat_at, Import.commit_time) < cutoff,
+                        ~live_lease.exists(),
                     )
                 )
             ).all()
         )
+
+    async def take_lease(self, lease_id: uuid.UUID, import_id: uuid.UUID, seconds: float) -> None:
+        await self.session.execute(
+            insert(RunnerLease).values(
+                id=lease_id,
+                import_id=import_id,
+                expires_at=func.clock_timestamp() + seconds_interval(seconds),
+            )
+        )
+
+    async def renew_leases(self, lease_ids: Sequence[uuid.UUID], seconds: float) -> None:
+        await self.session.execute(
+            update(RunnerLease)
+            .where(RunnerLease.id.in_(lease_ids))
+            .values(expires_at=func.clock_timestamp() + seconds_interval(seconds))
+        )
+
+    async def drop_lease(self, lease_id: uuid.UUID) -> None:
+        await self.session.execute(delete(RunnerLease).where(RunnerLease.id == lease_id))
+
+    async def take_expired_leases(self) -> list[uuid.UUID]:
+        """Give up the leases that ran out; the importing imports left without a live one."""
+        return list((await self.session.scalars(text(TAKE_EXPIRED_LEASES))).all())
 
     async def skip_pending(self, import_id: uuid.UUID) -> None:
         await self.session.execute(
@@ -105,3 +149,7 @@ class CommitRepository:
             .where(ImportRecord.import_id == import_id, ImportRecord.state == RecordState.PENDING)
             .values(state=RecordState.SKIPPED)
         )
+
+
+def seconds_interval(seconds: float) -> ColumnElement[Any]:
+    return func.make_interval(0, 0, 0, 0, 0, 0, seconds)

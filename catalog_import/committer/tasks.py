@@ -1,5 +1,6 @@
-"""arq job functions: thin wrappers that run an import, and the periodic job that queues stalled imports
-again. Their state lives in PostgreSQL, so running them twice or after a crash is safe."""
+"""arq job functions: thin wrappers that run an import under a lease, and the periodic jobs that queue again
+the imports whose workers are gone (their leases ran out) or that nobody made progress on (a lost queue
+entry). Their state lives in PostgreSQL, so running them twice or after a crash is safe."""
 
 import uuid
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ import structlog
 from arq import Retry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from catalog_import.committer.leases import RunnerLeases
 from catalog_import.committer.repository import CommitRepository
 from catalog_import.committer.runner import ImportRunner, RunnerOptions, abandon_import
 from catalog_import.db import database_unavailable
@@ -29,6 +31,7 @@ class WorkerRuntime:
     runner_options: RunnerOptions
     stalled_after_seconds: int
     media: MediaServices
+    leases: RunnerLeases
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -43,9 +46,10 @@ async def run_import(ctx: dict[str, Any], import_id_hex: str) -> bool:
     job_try: int = ctx.get("job_try", 1)
     log = logger.bind(import_id=import_id_hex, job_try=job_try)
     try:
-        return await ImportRunner(
-            runtime.session_factory, import_id, runtime.runner_options, runtime.media
-        ).run()
+        async with runtime.leases.holding(import_id):
+            return await ImportRunner(
+                runtime.session_factory, import_id, runtime.runner_options, runtime.media
+            ).run()
     except Exception as exc:
         if is_transient(exc):
             # Retried until the infrastructure is back; the stall check queues the import again if
@@ -62,12 +66,35 @@ async def run_import(ctx: dict[str, Any], import_id_hex: str) -> bool:
         raise Retry(defer=min(2**job_try, 30)) from exc
 
 
+def every_seconds(period: float) -> set[int]:
+    """The seconds of each minute at which a check that should run every ``period`` seconds runs (at most
+    once a second, at least every 15 s)."""
+    every = max(1, min(15, int(period)))
+    return set(range(0, 60, every))
+
+
+async def take_over_abandoned(ctx: dict[str, Any]) -> int:
+    """Queue again the imports whose every lease ran out: the workers that ran them are gone."""
+    runtime: WorkerRuntime = ctx["runtime"]
+    try:
+        async with runtime.session_factory() as session, session.begin():
+            abandoned = await CommitRepository(session).take_expired_leases()
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        logger.warning("lease check skipped: database unavailable", error=str(exc))
+        return 0
+    for import_id in abandoned:
+        logger.warning("import of a gone worker queued again", import_id=import_id.hex)
+        await runtime.queue.enqueue_import(import_id, again=True)
+    return len(abandoned)
+
+
 def stall_check_seconds(stalled_after_seconds: int) -> set[int]:
     """The seconds of each minute at which the stall check runs: every 15 s, or more often for a short
     stall period (three times per period, at most once a second), so that a dead worker's import waits
     little more than ``stalled_after_seconds`` to be queued again."""
-    every = max(1, min(15, stalled_after_seconds // 3))
-    return set(range(0, 60, every))
+    return every_seconds(stalled_after_seconds // 3)
 
 
 async def requeue_stalled(ctx: dict[str, Any]) -> int:

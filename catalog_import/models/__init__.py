@@ -31,6 +31,7 @@ from catalog_import.models.staging import (
     RecordAction,
     RecordDependency,
     RecordState,
+    RunnerLease,
     WebhookDelivery,
     WebhookState,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "RecordAction",
     "RecordDependency",
     "RecordState",
+    "RunnerLease",
     "ServerKey",
     "Tax",
     "WebhookDelivery",

@@ -167,6 +167,18 @@ class ImportBatch(Base):
     written_at: Mapped[datetime] = mapped_column(server_default=text("clock_timestamp()"))
 
 
+class RunnerLease(Base):
+    """A job working on an import, for as long as its worker renews the lease: once every lease of an
+    importing import has run out, its workers are gone and the import is queued again."""
+
+    __tablename__ = "runner_leases"
+    __table_args__ = (Index("ix_runner_leases_import_id", "import_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime]
+
+
 class ImportRecordCount(Base):
     """A change in how many records of an import are in one entity and state, added by the triggers on
     ``import_records`` for every statement that changed some (migration 0011): their sum is the count."""

@@ -1,6 +1,6 @@
 """Fixtures of the fault tests: an API of their own per test (its own queue, one job per committed import, so
-that only the stall check hands a dead worker's import to someone else), worker processes started with
-small batches and a short stall period, and direct reads from PostgreSQL."""
+that only a run-out lease or the stall check hands a dead worker's import to someone else), worker
+processes started with small batches and a short stall period, and direct reads from PostgreSQL."""
 
 import contextlib
 import secrets
