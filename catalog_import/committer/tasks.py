@@ -3,6 +3,7 @@ the imports whose workers are gone (their leases ran out) or that nobody made pr
 entry). Their state lives in PostgreSQL, so running them twice or after a crash is safe."""
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,19 +76,12 @@ def every_seconds(period: float) -> set[int]:
 
 async def take_over_abandoned(ctx: dict[str, Any]) -> int:
     """Queue again the imports whose every lease ran out: the workers that ran them are gone."""
-    runtime: WorkerRuntime = ctx["runtime"]
-    try:
-        async with runtime.session_factory() as session, session.begin():
-            abandoned = await CommitRepository(session).take_expired_leases()
-    except Exception as exc:
-        if not database_unavailable(exc):
-            raise
-        logger.warning("lease check skipped: database unavailable", error=str(exc))
-        return 0
-    for import_id in abandoned:
-        logger.warning("import of a gone worker queued again", import_id=import_id.hex)
-        await runtime.queue.enqueue_import(import_id, again=True)
-    return len(abandoned)
+    return await _queue_again(
+        ctx["runtime"],
+        lambda repository: repository.take_expired_leases(),
+        check="lease check",
+        event="import of a gone worker queued again",
+    )
 
 
 def stall_check_seconds(stalled_after_seconds: int) -> set[int]:
@@ -98,19 +92,35 @@ def stall_check_seconds(stalled_after_seconds: int) -> set[int]:
 
 
 async def requeue_stalled(ctx: dict[str, Any]) -> int:
-    """Queue again the imports that are importing but on which nobody made progress lately (a lost
-    queue entry, a killed worker)."""
+    """Queue again the imports that are importing but on which nobody made progress lately and that no
+    live job holds (a lost queue entry)."""
     runtime: WorkerRuntime = ctx["runtime"]
+    return await _queue_again(
+        runtime,
+        lambda repository: repository.stalled(runtime.stalled_after_seconds),
+        check="stall check",
+        event="stalled import queued again",
+    )
+
+
+async def _queue_again(
+    runtime: WorkerRuntime,
+    find: Callable[[CommitRepository], Awaitable[list[uuid.UUID]]],
+    *,
+    check: str,
+    event: str,
+) -> int:
+    """Queue again the imports ``find`` names, logging ``event`` for each."""
     try:
-        async with runtime.session_factory() as session:
-            stalled = await CommitRepository(session).stalled(runtime.stalled_after_seconds)
+        async with runtime.session_factory() as session, session.begin():
+            found = await find(CommitRepository(session))
     except Exception as exc:
         if not database_unavailable(exc):
             raise
         # The next check, a few seconds on, looks again.
-        logger.warning("stall check skipped: database unavailable", error=str(exc))
+        logger.warning(f"{check} skipped: database unavailable", error=str(exc))
         return 0
-    for import_id in stalled:
-        logger.warning("stalled import queued again", import_id=import_id.hex)
+    for import_id in found:
+        logger.warning(event, import_id=import_id.hex)
         await runtime.queue.enqueue_import(import_id, again=True)
-    return len(stalled)
+    return len(found)
