@@ -199,11 +199,12 @@ class ImportRunner:
         try:
             async with session.begin_nested():
                 return await writer(session, records, context)
-        except DATA_ERRORS as exc:
-            if len(records) == 1:
-                return {records[0].record_id: [database_problem(exc, records[0].path)]}
+        except DATA_ERRORS:
+            pass
         # Something in the batch was refused: write it record by record, each in its own savepoint, so
-        # that one bad record fails alone.
+        # that one bad record fails alone. A batch of one is written again too: a unique key that another
+        # import took while this batch waited for it (a product number, a tax name) is now committed, and
+        # the record adopts what it names instead of failing.
         problems: Problems = {}
         for record in records:
             try:
