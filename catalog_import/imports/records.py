@@ -16,6 +16,7 @@ from pydantic import (
     StrictBool,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from catalog_import.addresses import check_fetch_url
 from catalog_import.ids import Id
@@ -77,7 +78,10 @@ Url = Annotated[
 def fetchable_url(value: str) -> str:
     """A media's source URL must be one the workers can fetch (``check_fetch_url``): refused at push rather
     than failing at commit. It is kept as it was written, being the media's identity."""
-    check_fetch_url(value)
+    try:
+        check_fetch_url(value)
+    except ValueError as exc:
+        raise PydanticCustomError("url_not_fetchable", "The URL {reason}", {"reason": str(exc)}) from exc
     return value
 
 
