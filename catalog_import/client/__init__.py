@@ -162,6 +162,9 @@ class AsyncImportSession:
     def __init__(self, client: AsyncCatalogImportClient, import_id: str) -> None:
         self.client = client
         self.id = import_id
+        # Set while a commit was sent and no answer came back (a dropped connection): the commit may have
+        # been accepted, so calling commit again is a retry, not a second commit.
+        self._commit_unanswered = False
 
     async def add_records(self, **collections: Any) -> dict[str, Any]:
         """Push records (``products=[...]``, ``categories=[...]``, ``extensions={...}``…): the PushResult."""
@@ -183,12 +186,18 @@ class AsyncImportSession:
         return result
 
     async def commit(self) -> None:
+        """Commit the import. Raises ``CatalogImportError`` (``IMPORT_ALREADY_COMMITTED``) when it was
+        committed before, unless this call retries one of this session whose answer was lost."""
+        retrying = self._commit_unanswered
+        self._commit_unanswered = True
         try:
             await self.client.request("POST", f"/api/import/{self.id}/commit")
         except CatalogImportError as error:
-            # A retried commit whose first attempt was accepted: committed all the same.
-            if error.code != "IMPORT_ALREADY_COMMITTED":
+            self._commit_unanswered = False
+            # The retried commit was accepted the first time: committed all the same.
+            if not (retrying and error.code == "IMPORT_ALREADY_COMMITTED"):
                 raise
+        self._commit_unanswered = False
 
     async def cancel(self) -> None:
         await self.client.request("POST", f"/api/import/{self.id}/cancel")

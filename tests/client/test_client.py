@@ -31,9 +31,11 @@ def test_sync_session_imports_and_reports(live_server: str) -> None:
         session = client.start_session("sync client")
         session.add_records(products=[product("CLIENT-SYNC")])
         session.commit()
-        session.commit()  # a retried commit is not an error
+        with pytest.raises(CatalogImportError) as again:
+            session.commit()
         status = session.done(poll_seconds=0.1, timeout_seconds=60)
 
+    assert (again.value.status_code, again.value.code) == (409, "IMPORT_ALREADY_COMMITTED")
     assert (status["status"], status["totals"]["product"]) == ("done", 1)
 
 
@@ -126,3 +128,36 @@ async def test_retries_give_up_with_the_last_error() -> None:
 
     await client.aclose()
     assert (refused.value.status_code, refused.value.code) == (503, "SERVICE_UNAVAILABLE")
+
+
+async def test_a_commit_whose_answer_was_lost_may_be_retried() -> None:
+    class LostAnswer:
+        """Accepts the first commit but drops the connection before answering; the import is then
+        committed, and a second commit is refused."""
+
+        def __init__(self) -> None:
+            self.commits = 0
+
+        def __call__(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/api/oauth/token":
+                return httpx.Response(
+                    200, json={"token_type": "Bearer", "access_token": "t", "expires_in": 600}
+                )
+            self.commits += 1
+            if self.commits == 1:
+                raise httpx.RemoteProtocolError("connection dropped", request=request)
+            return envelope(409, "IMPORT_ALREADY_COMMITTED")
+
+    server = LostAnswer()
+    client = AsyncCatalogImportClient(
+        "http://testserver", "id", "secret", transport=httpx.MockTransport(server)
+    )
+    async with client:
+        session = client.session("018a6b222b5a734d956fb03dda765bf8")
+        with pytest.raises(httpx.RemoteProtocolError):
+            await session.commit()
+        await session.commit()  # the retry of the commit whose answer was lost
+        with pytest.raises(CatalogImportError):
+            await session.commit()  # a second commit
+
+    assert server.commits == 3
