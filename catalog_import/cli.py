@@ -45,12 +45,13 @@ def serve(
     """Run the HTTP API (and, unless --no-worker, one import worker in the same process)."""
     from catalog_import.app import create_app
 
-    with runtime_settings(load_settings()) as settings:
+    loaded = load_settings()
+    with runtime_settings(loaded) as settings:
         assert settings.database_url
         upgrade_in_child_process(settings.database_url)
         application = create_app(settings, run_worker=not no_worker)
         tune_garbage_collection()
-        logger.info("serving", url=f"http://{host}:{port}", worker=not no_worker)
+        announce(settings, loaded, f"http://{host}:{port}", worker=not no_worker)
         # uvicorn shuts down on SIGTERM, then sends the signal again to the handler it found, which must let
         # the embedded servers stop on the way out rather than end the process at once.
         signal.signal(signal.SIGTERM, exit_on_signal)
@@ -62,6 +63,20 @@ def serve(
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=5,
+        )
+
+
+def announce(settings: Settings, configured: Settings, url: str, *, worker: bool) -> None:
+    """A few lines for whoever started the server: where it listens, where its data is, how to sign in."""
+    logger.info("serving", url=url, docs=f"{url}/api/docs", dashboard=f"{url}/dashboard", worker=worker)
+    embedded = [name for name in ("database", "redis") if getattr(configured, f"{name}_url") is None]
+    if embedded:
+        logger.info("embedded servers", servers=embedded, data_dir=str(settings.data_dir.resolve()))
+    logger.info("media files", media_dir=str(settings.media_path.resolve()))
+    if not settings.bootstrap_client_id:
+        logger.info(
+            "to get credentials, run: catalog-import integration create NAME "
+            "(python3 dev.py integration create NAME from a checkout)"
         )
 
 

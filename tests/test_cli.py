@@ -174,6 +174,36 @@ class TestServe:
         assert not (data_dir / "redis" / "redis.port").exists()
         assert not (data_dir / "postgres" / "postmaster.pid").exists()
 
+    def test_logs_only_json_lines_off_a_terminal_and_says_where_it_is(self, tmp_path: Path) -> None:
+        port = free_port()
+        data_dir = tmp_path / "var"
+        env = {key: value for key, value in os.environ.items() if not key.startswith("CATALOG_IMPORT_")}
+        log_path = tmp_path / "serve.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "catalog_import", "serve", "--port", str(port)],
+                env={**env, "CATALOG_IMPORT_DATA_DIR": str(data_dir)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                asyncio.run(wait_until_ready(port, process, log_path))
+            finally:
+                process.terminate()
+                process.wait(timeout=60)
+
+        lines = log_path.read_text().splitlines()
+        entries = [json.loads(line) for line in lines]  # every line, uvicorn's and arq's too
+        events = {entry["event"]: entry for entry in entries}
+        assert events["serving"]["url"] == f"http://127.0.0.1:{port}"
+        assert events["embedded servers"]["data_dir"] == str(data_dir.resolve())
+        assert any("integration create" in event for event in events)
+        assert any(entry.get("logger", "").startswith("uvicorn") for entry in entries)
+        assert any(entry.get("logger", "").startswith("arq") for entry in entries)
+        # The embedded PostgreSQL's set-up went to a file of its own, not to the server's log.
+        assert "initdb" in (data_dir / "postgres-setup.log").read_text()
+        assert not any("initdb" in line for line in lines)
+
 
 @pytest.mark.workers
 class TestWorker:
