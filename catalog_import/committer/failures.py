@@ -27,16 +27,23 @@ FROM jsonb_to_recordset(:failures) AS f(record_id bigint, problems jsonb)
 WHERE r.record_id = f.record_id
 """
 
+# Numbered after the import's last failure (under ORDER_FAILURES), in record order.
 INSERT_FAILURES = """
-INSERT INTO import_failures (import_id, record_id, entity, entity_id, path, batch, severity_code, details)
-SELECT r.import_id, r.record_id, r.entity, r.entity_id, r.path, r.batch, f.severity_code, f.problems
+INSERT INTO import_failures
+    (import_id, number, record_id, entity, entity_id, path, batch, severity_code, details)
+SELECT r.import_id,
+       (SELECT coalesce(max(x.number), 0) FROM import_failures x WHERE x.import_id = r.import_id)
+       + row_number() OVER (ORDER BY r.record_id),
+       r.record_id, r.entity, r.entity_id, r.path, r.batch, f.severity_code, f.problems
 FROM jsonb_to_recordset(:failures) AS f(record_id bigint, problems jsonb, severity_code smallint)
 JOIN import_records r ON r.record_id = f.record_id
-WHERE r.root
+WHERE r.root AND NOT EXISTS (SELECT 1 FROM import_failures y WHERE y.record_id = r.record_id)
 ORDER BY r.record_id
 ON CONFLICT (record_id) DO NOTHING
 RETURNING failure_id
 """
+
+NEXT_NUMBER = "SELECT coalesce(max(number), 0) + 1 FROM import_failures WHERE import_id = :import_id"
 
 # Failures of one import are numbered in the order their transactions commit: whoever records failures
 # holds this lock until it commits, so that a reader paging through them, or following them as they come,
@@ -228,10 +235,12 @@ async def skip_unneeded_nested(session: AsyncSession, import_id: uuid.UUID) -> N
 async def record_import_failure(session: AsyncSession, import_id: uuid.UUID, problem: Problem) -> None:
     """An import-wide failure (entity ``import``), not tied to a record."""
     await session.execute(text(ORDER_FAILURES), {"import_id": str(import_id)})
+    number = await session.scalar(text(NEXT_NUMBER), {"import_id": import_id})
     failure_id = await session.scalar(
         insert(ImportFailure)
         .values(
             import_id=import_id,
+            number=number,
             entity="import",
             entity_id=import_id,
             severity_code=int(problem.severity),

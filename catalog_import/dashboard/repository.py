@@ -49,8 +49,8 @@ class DashboardRepository:
         if entity is not None:
             statement = statement.where(ImportFailure.entity == entity)
         if after is not None:
-            statement = statement.where(ImportFailure.failure_id > after)
-        return (await self.session.scalars(statement.order_by(ImportFailure.failure_id).limit(limit))).all()
+            statement = statement.where(ImportFailure.number > after)
+        return (await self.session.scalars(statement.order_by(ImportFailure.number).limit(limit))).all()
 
     async def time_span(self, import_id: uuid.UUID) -> tuple[datetime, datetime] | None:
         """From the commit to the end (or to now while importing), by the database's clock; None before

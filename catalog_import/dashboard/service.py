@@ -123,7 +123,7 @@ async def all_failures(
             yield failure_schema(row)
         if len(rows) < DOWNLOAD_CHUNK:
             return
-        after = rows[-1].failure_id
+        after = rows[-1].number
 
 
 async def _throughput(session: AsyncSession, import_id: uuid.UUID) -> views.Throughput | None:
@@ -162,7 +162,7 @@ async def _failures(
     """One page of the import's failures, in the order they were found."""
     rows = await _failure_rows(repository, import_id, filters, after, limit + 1)
     page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].failure_id) if len(rows) > limit else None
+    next_cursor = encode_cursor(page[-1].number) if len(rows) > limit else None
     return FailurePage([failure_schema(row) for row in page], next_cursor)
 
 

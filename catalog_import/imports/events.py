@@ -79,7 +79,7 @@ class ImportEvents:
             await asyncio.sleep(self.poll_seconds)
 
     def _failures_event(self, failures: Sequence[ImportFailure]) -> ServerSentEvent:
-        self.cursor = failures[-1].failure_id
+        self.cursor = failures[-1].number
         event = schemas.FailuresEvent(
             import_id=self.import_id, failures=[failure_schema(f) for f in failures]
         )

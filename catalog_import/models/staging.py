@@ -197,10 +197,13 @@ class ImportFailure(Base):
     """A failed root record and its problems (details), in the order they were found."""
 
     __tablename__ = "import_failures"
-    __table_args__ = (Index("ix_import_failures_import_id_failure_id", "import_id", "failure_id"),)
+    __table_args__ = (UniqueConstraint("import_id", "number"),)
 
     failure_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"))
+    # The failure's number within its import (1, 2, 3…), in the order they were committed: the failures
+    # cursor and the event stream's ids. The server-wide ``failure_id`` is never shown.
+    number: Mapped[int] = mapped_column(Integer)
     # The failed root record; null for import-wide failures.
     record_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("import_records.record_id", ondelete="CASCADE"), unique=True

@@ -85,6 +85,28 @@ async def test_last_event_id_resumes_after_the_failures_seen(api: Api) -> None:
     assert [e["event"] for e in rest] == ["progress", "end"]
 
 
+async def test_failure_numbers_count_per_import(api: Api, other_api: Api) -> None:
+    # Another integration's failures, recorded first, leave no trace in this import's numbers.
+    await done_import_with_failures(other_api, failing=3)
+    import_id = await done_import_with_failures(api, failing=2)
+
+    events = parse_events((await api.get(f"/api/import/{import_id}/events")).text)
+    first_page = (await api.get(f"/api/import/{import_id}/failures", params={"limit": 1})).json()
+
+    assert [e["id"] for e in events if e["event"] == "failures"] == ["2"]
+    second_page = await api.get(
+        f"/api/import/{import_id}/failures", params={"limit": 1, "cursor": first_page["nextCursor"]}
+    )
+    assert [f["path"] for f in first_page["items"] + second_page.json()["items"]] == [
+        "products.1",
+        "products.2",
+    ]
+    resumed = parse_events(
+        (await api.get(f"/api/import/{import_id}/events", headers={"Last-Event-ID": "1"})).text
+    )
+    assert [len(e["data"]["failures"]) for e in resumed if e["event"] == "failures"] == [1]
+
+
 async def test_unknown_and_foreign_imports_are_not_found(api: Api, other_api: Api) -> None:
     import_id = await api.start()
     assert_error(await other_api.get(f"/api/import/{import_id}/events"), 404, "IMPORT_NOT_FOUND")
