@@ -88,6 +88,22 @@ class AddressPolicy:
     def allows_host(self, host: str) -> bool:
         return host.lower().strip("[]") in self.allowed_hosts
 
+    def check_host(self, host: str) -> None:
+        """Raise ForbiddenAddress for a host refused without looking it up: an IP address that is not public,
+        or a ``localhost`` name (RFC 6761), unless allowed. Other names are judged when connecting, by the
+        addresses they resolve to then."""
+        name = host.lower().strip("[]").removesuffix(".")
+        if self.allows_host(name):
+            return
+        if name == "localhost" or name.endswith(".localhost"):
+            raise ForbiddenAddress(f"{host} is a loopback name")
+        try:
+            address = ipaddress.ip_address(name.split("%", 1)[0])
+        except ValueError:
+            return
+        if not is_public(address):
+            raise ForbiddenAddress(f"{host} is not a public address")
+
     def check(self, host: str, address: str) -> None:
         """Raise ForbiddenAddress unless ``host`` is allowed by name or ``address`` is public."""
         if self.allows_host(host):

@@ -11,6 +11,7 @@ import structlog
 from fastapi import FastAPI
 
 from catalog_import import __version__
+from catalog_import.addresses import AddressPolicy
 from catalog_import.auth import endpoints as auth_endpoints
 from catalog_import.auth.dependencies import authentication_error
 from catalog_import.auth.service import ensure_bootstrap_integration, token_signing_key
@@ -82,6 +83,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         app.state.session_factory = session_factory
         app.state.queue = queue
         app.state.push_slots = asyncio.Semaphore(settings.push_concurrency)
+        app.state.address_policy = AddressPolicy(settings.media_allowed_hosts)
         app.state.pushes_per_integration = PushesPerIntegration(settings.pushes_per_integration)
         app.state.token_signer = TokenSigner(key, settings.token_ttl_seconds)
         app.state.rate_limiter = RateLimiter(

@@ -62,9 +62,20 @@ class ImportCancelled(Conflict):
         super().__init__("The import has been cancelled")
 
 
+class IdempotencyKeyReused(Conflict):
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+    def __init__(self) -> None:
+        super().__init__("This Idempotency-Key started an import with another body; use a new key")
+
+
 class Unprocessable(ApiError):
     status_code = 422
     code = "INVALID_REQUEST"
+
+
+class InvalidImport(Unprocessable):
+    code = "INVALID_IMPORT"
 
 
 class PayloadTooLarge(ApiError):

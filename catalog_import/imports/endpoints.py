@@ -90,16 +90,19 @@ def json_body(model: type[Any]) -> dict[str, Any]:
     name="start_import",
     operation_id="start_import",
     response_model=schemas.ImportOut,
-    responses=error_responses(422),
+    responses=error_responses(409, 422),
 )
 async def start_import(
+    request: Request,
     config: schemas.ImportConfig,
     session: Session,
     integration_id: IntegrationId,
     idempotency_key: Annotated[str | None, Header(max_length=255, pattern=NO_NUL)] = None,
 ) -> schemas.ImportOut:
-    """Start an import session. A repeated start with the same ``Idempotency-Key`` returns the same import."""
-    import_ = await service.start_import(session, integration_id, config, idempotency_key)
+    """Start an import session. A repeated start with the same ``Idempotency-Key`` and body returns the same
+    import; the same key with another body is refused (409 ``IDEMPOTENCY_KEY_REUSED``)."""
+    policy = request.app.state.address_policy
+    import_ = await service.start_import(session, integration_id, config, idempotency_key, policy)
     return schemas.ImportOut.model_validate(import_, from_attributes=True)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Uuid, bindparam, delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.imports.flatten import StagedRecord
@@ -55,8 +55,8 @@ class RecordCounts:
     written_by_entity: dict[str, int]
     failures: int
     level: int | None
-    # Webhook messages by delivery state (pending, delivered, failed).
-    webhooks: dict[str, int]
+    # Webhook messages by delivery state (pending, delivered, failed), and ``last_error``.
+    webhooks: dict[str, Any]
 
 
 class ImportRepository:
@@ -195,9 +195,18 @@ class ImportRepository:
             .where(WebhookDelivery.import_id.in_(import_ids))
             .group_by(WebhookDelivery.import_id, WebhookDelivery.state)
         )
-        webhooks: dict[uuid.UUID, dict[str, int]] = {}
+        webhooks: dict[uuid.UUID, dict[str, Any]] = {}
         for import_id, state, count in webhook_rows:
             webhooks.setdefault(import_id, {})[state] = count
+        # Why the latest message that has not been delivered failed its last attempt, if one did.
+        last_errors = await self.session.execute(
+            select(WebhookDelivery.import_id, WebhookDelivery.last_error)
+            .where(WebhookDelivery.import_id.in_(import_ids), WebhookDelivery.last_error.is_not(None))
+            .order_by(WebhookDelivery.import_id, WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+            .ext(distinct_on(WebhookDelivery.import_id))
+        )
+        for import_id, last_error in last_errors:
+            webhooks.setdefault(import_id, {})["last_error"] = last_error
         totals: dict[uuid.UUID, dict[str, Any]] = {
             import_id: {"total": 0, "processed": 0, "written": {}} for import_id in import_ids
         }
@@ -227,8 +236,8 @@ class ImportRepository:
             ImportFailure.import_id == import_id, ImportFailure.severity_code <= max_severity_code
         )
         if after is not None:
-            statement = statement.where(ImportFailure.failure_id > after)
-        return (await self.session.scalars(statement.order_by(ImportFailure.failure_id).limit(limit))).all()
+            statement = statement.where(ImportFailure.number > after)
+        return (await self.session.scalars(statement.order_by(ImportFailure.number).limit(limit))).all()
 
     async def failures_by_id(self, failure_ids: Sequence[int]) -> Sequence[ImportFailure]:
         """The given failures, in the order they were found."""

@@ -93,6 +93,12 @@ class WebhookCounts(ApiModel):
     delivered: int = 0
     failed: int = Field(default=0, description="Given up after every attempt failed.")
     pending: int = Field(default=0, description="Not delivered yet; retried with backoff.")
+    last_error: str | None = Field(
+        default=None,
+        description="Why the latest message not delivered failed its last attempt: an HTTP status, a "
+        "network error, or a receiver the address rules refuse (given up at once).",
+        examples=["HTTP 503"],
+    )
 
 
 class ImportSummary(ApiModel):

@@ -9,7 +9,14 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_import.errors import ImportAlreadyCommitted, ImportCancelled, ImportNotFound
+from catalog_import.addresses import AddressPolicy, ForbiddenAddress
+from catalog_import.errors import (
+    IdempotencyKeyReused,
+    ImportAlreadyCommitted,
+    ImportCancelled,
+    ImportNotFound,
+    InvalidImport,
+)
 from catalog_import.ids import Id, new_id
 from catalog_import.imports import schemas
 from catalog_import.imports.body import (
@@ -68,18 +75,23 @@ async def start_import(
     integration_id: uuid.UUID,
     config: schemas.ImportConfig,
     idempotency_key: str | None,
+    policy: AddressPolicy,
 ) -> Import:
+    refuse_forbidden_webhooks(config, policy)
     repository = ImportRepository(session)
+    settings = {
+        "name": config.name,
+        "error_webhook_url": str(config.error_webhook_url) if config.error_webhook_url else None,
+        "status_webhook_url": str(config.status_webhook_url) if config.status_webhook_url else None,
+        "defer_references": config.defer_references,
+    }
     created = await repository.insert(
         {
             "id": new_id(),
             "integration_id": integration_id,
-            "name": config.name,
             "status": ImportStatus.STARTED,
-            "error_webhook_url": str(config.error_webhook_url) if config.error_webhook_url else None,
-            "status_webhook_url": str(config.status_webhook_url) if config.status_webhook_url else None,
-            "defer_references": config.defer_references,
             "idempotency_key": idempotency_key,
+            **settings,
         }
     )
     if created is not None:
@@ -87,7 +99,28 @@ async def start_import(
     assert idempotency_key is not None
     existing = await repository.by_idempotency_key(integration_id, idempotency_key)
     assert existing is not None
+    if any(getattr(existing, field) != value for field, value in settings.items()):
+        raise IdempotencyKeyReused()
     return existing
+
+
+def refuse_forbidden_webhooks(config: schemas.ImportConfig, policy: AddressPolicy) -> None:
+    """Webhook URLs whose host the address rules refuse without looking it up (a loopback, private or
+    link-local address, ``localhost``): 422 ``INVALID_IMPORT`` naming the field. A name that resolves to
+    such an address is refused when a message is sent, and that message is given up at once."""
+    details = []
+    for field, url in (
+        ("errorWebhookUrl", config.error_webhook_url),
+        ("statusWebhookUrl", config.status_webhook_url),
+    ):
+        if url is None or url.host is None:
+            continue
+        try:
+            policy.check_host(url.host)
+        except ForbiddenAddress as exc:
+            details.append({"path": field, "message": f"The server does not send webhooks there: {exc}"})
+    if details:
+        raise InvalidImport("A webhook URL is refused by the address rules", details=details)
 
 
 def ensure_open(import_: Import) -> None:
@@ -405,5 +438,5 @@ async def list_failures(
     page = list(failures[:limit])
     return Page[schemas.Failure](
         items=[failure_schema(f) for f in page],
-        next_cursor=encode_cursor(page[-1].failure_id) if len(failures) > limit else None,
+        next_cursor=encode_cursor(page[-1].number) if len(failures) > limit else None,
     )

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks import Webhook
 
 from catalog_import import metrics
-from catalog_import.addresses import AddressPolicy, GuardedTransport
+from catalog_import.addresses import AddressPolicy, ForbiddenAddress, GuardedTransport
 from catalog_import.config import Settings
 from catalog_import.db import database_unavailable
 from catalog_import.webhooks.repository import LeasedMessage, WebhookRepository
@@ -76,8 +76,17 @@ def signed_headers(secret: str, msg_id: str, payload: str, timestamp: datetime) 
     }
 
 
+@dataclass(frozen=True, slots=True)
+class FailedAttempt:
+    """Why a message was not taken, and whether trying again could change that: a receiver the address
+    rules refuse stays refused, and the message is given up at once."""
+
+    error: str
+    final: bool = False
+
+
 class WebhookSender:
-    """Posts one signed message; answers None when the receiver took it (2xx), else why it did not."""
+    """Posts one signed message; answers None when the receiver took it (2xx), else a ``FailedAttempt``."""
 
     def __init__(self, options: DeliveryOptions) -> None:
         self._client = httpx.AsyncClient(
@@ -97,15 +106,17 @@ class WebhookSender:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def send(self, message: LeasedMessage) -> str | None:
+    async def send(self, message: LeasedMessage) -> FailedAttempt | None:
         headers = signed_headers(message.secret, message_id(message.id), message.payload, datetime.now(UTC))
         try:
             response = await self._client.post(message.url, content=message.payload, headers=headers)
-        except Exception as exc:  # any failure to connect or be answered is a failed attempt
-            return f"{type(exc).__name__}: {exc}".rstrip(": ")
+        except ForbiddenAddress as exc:
+            return FailedAttempt(f"Refused by the address rules: {exc}", final=True)
+        except Exception as exc:  # any other failure to connect or be answered is a failed attempt
+            return FailedAttempt(f"{type(exc).__name__}: {exc}".rstrip(": "))
         if response.is_success:
             return None
-        return f"HTTP {response.status_code}"
+        return FailedAttempt(f"HTTP {response.status_code}")
 
 
 class DeliveryLoop:
@@ -139,24 +150,28 @@ class DeliveryLoop:
                 self.options.concurrency, self.options.lease_seconds
             )
         if leased:
-            errors = await asyncio.gather(*(self.sender.send(message) for message in leased))
+            attempts = await asyncio.gather(*(self.sender.send(message) for message in leased))
             async with self.session_factory() as session, session.begin():
                 repository = WebhookRepository(session)
-                for message, error in zip(leased, errors, strict=True):
-                    await self._settle(repository, message, error)
+                for message, failed in zip(leased, attempts, strict=True):
+                    await self._settle(repository, message, failed)
         return len(leased)
 
-    async def _settle(self, repository: WebhookRepository, message: LeasedMessage, error: str | None) -> None:
+    async def _settle(
+        self, repository: WebhookRepository, message: LeasedMessage, failed: FailedAttempt | None
+    ) -> None:
         log = logger.bind(webhook_id=message_id(message.id), webhook_event=message.event)
-        if error is None:
+        if failed is None:
             await repository.delivered(message.id)
             metrics.WEBHOOK_ATTEMPTS.labels(message.event, "delivered").inc()
             log.info("webhook delivered", attempts=message.attempts)
             return
-        retry_in = self.options.retry_in(message.attempts)
-        await repository.attempt_failed(message.id, error, retry_in)
+        retry_in = None if failed.final else self.options.retry_in(message.attempts)
+        await repository.attempt_failed(message.id, failed.error, retry_in)
         metrics.WEBHOOK_ATTEMPTS.labels(message.event, "failed" if retry_in is None else "retry").inc()
         if retry_in is None:
-            log.warning("webhook given up", attempts=message.attempts, error=error)
+            log.warning("webhook given up", attempts=message.attempts, error=failed.error)
         else:
-            log.info("webhook attempt failed", attempts=message.attempts, error=error, retry_in=retry_in)
+            log.info(
+                "webhook attempt failed", attempts=message.attempts, error=failed.error, retry_in=retry_in
+            )

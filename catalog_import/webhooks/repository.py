@@ -10,8 +10,8 @@ from catalog_import.ids import new_id
 from catalog_import.models import Import, WebhookDelivery, WebhookState
 
 # Due messages, leased to the caller. An ``import.done`` message waits while a failures message of its
-# import has not been tried yet or is being sent, so that a receiver on the happy path gets the failures
-# before the final status.
+# import is still pending (not delivered, not given up), so that the final status comes after every
+# earlier message of the import.
 LEASE_DUE = """
 UPDATE webhook_deliveries d
 SET attempts = d.attempts + 1, leased_until = now() + make_interval(secs => :lease_seconds)
@@ -22,8 +22,7 @@ WHERE i.id = d.import_id AND d.id IN (
       AND (w.leased_until IS NULL OR w.leased_until < now())
       AND (w.event <> 'import.done' OR NOT EXISTS (
           SELECT 1 FROM webhook_deliveries f
-          WHERE f.import_id = w.import_id AND f.event = 'import.failures' AND f.state = 'pending'
-            AND (f.attempts = 0 OR f.leased_until >= now())))
+          WHERE f.import_id = w.import_id AND f.event = 'import.failures' AND f.state = 'pending'))
     ORDER BY w.next_attempt_at
     LIMIT :limit
     FOR UPDATE OF w SKIP LOCKED)

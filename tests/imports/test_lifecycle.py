@@ -143,6 +143,27 @@ class TestStart:
         assert second.json() == first.json()
         assert len((await list_imports(api))["items"]) == 1
 
+    @pytest.mark.parametrize(
+        "changed",
+        [
+            {"name": "nightly-2"},
+            {"deferReferences": True},
+            {"errorWebhookUrl": "https://hooks.example.com/errors"},
+            {"statusWebhookUrl": "https://hooks.example.com/status"},
+        ],
+    )
+    async def test_same_idempotency_key_with_another_body_is_refused(
+        self, api: Api, changed: dict[str, object]
+    ) -> None:
+        headers = {"Idempotency-Key": "nightly-2026-07-13"}
+        first = await api.post(START, json={"name": "nightly"}, headers=headers)
+        second = await api.post(START, json={"name": "nightly", **changed}, headers=headers)
+        third = await api.post(START, json={"name": "nightly"}, headers=headers)
+
+        assert_error(second, 409, "IDEMPOTENCY_KEY_REUSED")
+        assert third.json() == first.json()
+        assert len((await list_imports(api))["items"]) == 1
+
     async def test_concurrent_starts_with_one_idempotency_key_make_one_import(self, api: Api) -> None:
         headers = {"Idempotency-Key": "raced"}
 

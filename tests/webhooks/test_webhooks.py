@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks import Webhook
 
@@ -19,12 +19,19 @@ from catalog_import.auth.secrets import generate_webhook_secret
 from catalog_import.config import Settings
 from catalog_import.models import Integration, WebhookDelivery
 from catalog_import.webhooks.delivery import DeliveryLoop, DeliveryOptions
-from tests.factories import Api, product
+from tests.factories import Api, assert_error, product
 from tests.live import CLIENT_ID, live_client
 from tests.media.servers import NOT_FOUND, LoopbackServer, Posted, Reply
 
 ACCEPTED = Reply(204, b"", None)
 REFUSED = Reply(500, b"down", "text/plain")
+
+
+def webhooks(
+    delivered: int = 0, failed: int = 0, pending: int = 0, lastError: str | None = None
+) -> dict[str, Any]:
+    """``status.webhooks`` as the contract writes it."""
+    return {"delivered": delivered, "failed": failed, "pending": pending, "lastError": lastError}
 
 
 def verified(posted: Posted, secret: str) -> dict[str, Any]:
@@ -77,7 +84,7 @@ async def test_failures_then_the_final_status_arrive_signed(api: Api, deliveries
             errorWebhookUrl=server.serve("/errors", ACCEPTED),
             statusWebhookUrl=server.serve("/status", ACCEPTED),
         )
-        assert (await api.status(import_id))["webhooks"] == {"delivered": 0, "failed": 0, "pending": 2}
+        assert (await api.status(import_id))["webhooks"] == webhooks(pending=2)
         loop = deliveries()
         # The final status waits for the failures on the first round.
         assert await loop.deliver_due() == 1
@@ -109,7 +116,25 @@ async def test_failures_then_the_final_status_arrive_signed(api: Api, deliveries
         verified(status_message, generate_webhook_secret())
 
     status = await api.status(import_id)
-    assert status["webhooks"] == {"delivered": 2, "failed": 0, "pending": 0}
+    assert status["webhooks"] == webhooks(delivered=2)
+
+
+async def test_the_final_status_waits_for_failures_being_retried(api: Api, deliveries: Any) -> None:
+    with LoopbackServer() as server:
+        await import_with_a_failure(
+            api,
+            server,
+            errorWebhookUrl=server.serve("/errors", REFUSED, REFUSED, ACCEPTED),
+            statusWebhookUrl=server.serve("/status", ACCEPTED),
+        )
+        loop = deliveries(retry_base_seconds=0)
+        sent_each_round = [await loop.deliver_due() for _ in range(4)]
+        errors, statuses = server.posted("/errors"), server.posted("/status")
+        assert await loop.deliver_due() == 0
+
+    # Failures tried three times, the final status only once they were delivered.
+    assert sent_each_round == [1, 1, 1, 1]
+    assert (len(errors), len(statuses)) == (3, 1)
 
 
 async def test_a_receiver_that_fails_first_gets_the_same_message_again(api: Api, deliveries: Any) -> None:
@@ -121,12 +146,12 @@ async def test_a_receiver_that_fails_first_gets_the_same_message_again(api: Api,
             )
         )["id"]
         loop = deliveries(retry_base_seconds=0)
-        for _ in range(2):
+        for error in ("HTTP 500", "HTTP 503"):
             assert await loop.deliver_due() == 1
-            assert (await api.status(import_id))["webhooks"] == {"delivered": 0, "failed": 0, "pending": 1}
+            assert (await api.status(import_id))["webhooks"] == webhooks(pending=1, lastError=error)
         assert await loop.deliver_due() == 1
         attempts = server.posted("/status")
-    assert (await api.status(import_id))["webhooks"] == {"delivered": 1, "failed": 0, "pending": 0}
+    assert (await api.status(import_id))["webhooks"] == webhooks(delivered=1)
     assert len(attempts) == 3
     # Every attempt carries the same message under the same id, each signed anew.
     assert len({a.headers["webhook-id"] for a in attempts}) == 1
@@ -152,7 +177,7 @@ async def test_backoff_grows_and_the_message_is_given_up_after_the_last_attempt(
         assert await loop.deliver_due() == 1
         assert await loop.deliver_due() == 0
         assert len(server.posted("/status")) == 2
-    assert (await api.status(import_id))["webhooks"] == {"delivered": 0, "failed": 1, "pending": 0}
+    assert (await api.status(import_id))["webhooks"] == webhooks(failed=1, lastError="HTTP 500")
     async with session_factory() as session:
         delivery = (await session.scalars(select(WebhookDelivery))).one()
     assert (delivery.state, delivery.attempts, delivery.last_error) == ("failed", 2, "HTTP 500")
@@ -172,20 +197,47 @@ async def test_a_message_not_due_yet_waits(api: Api, deliveries: Any) -> None:
     assert (await api.status(import_id))["webhooks"]["pending"] == 1
 
 
-async def test_address_rules_of_media_apply(api: Api, deliveries: Any, settings: Settings) -> None:
-    # 127.0.0.2 is a loopback address outside the allowlist: refused before any connection is made.
+@pytest.mark.parametrize("host", ["127.0.0.2", "[::1]", "localhost", "LOCALHOST.", "shop.localhost"])
+async def test_a_webhook_url_the_address_rules_refuse_is_refused_at_start(api: Api, host: str) -> None:
+    # Loopback hosts outside the allowlist (127.0.0.1): judged without looking anything up or connecting.
+    response = await api.post(
+        "/api/import/catalog/start",
+        json={
+            "name": "hooked",
+            "errorWebhookUrl": "http://127.0.0.1:9/ok",
+            "statusWebhookUrl": f"http://{host}:9/s",
+        },
+    )
+
+    error = assert_error(response, 422, "INVALID_IMPORT")
+    assert [detail["path"] for detail in error["details"]] == ["statusWebhookUrl"]
+    assert "address rules" in error["message"]
+
+
+async def test_a_receiver_refused_at_send_time_is_given_up_at_once(
+    api: Api, deliveries: Any, settings: Settings
+) -> None:
+    # As if the receiver's name had resolved to a loopback address outside the allowlist since the start:
+    # refused before any connection is made, and not tried again.
     status = await api.import_records(
-        {"products": [product("HOOK-F")]}, statusWebhookUrl="http://127.0.0.2:9/status"
+        {"products": [product("HOOK-F")]}, statusWebhookUrl="http://127.0.0.1:9/status"
     )
     import_id = status["id"]
-    loop = deliveries(max_attempts=1)
-    assert "127.0.0.1" in settings.media_allowed_hosts
+    async with api.session_factory() as session, session.begin():
+        await session.execute(update(WebhookDelivery).values(url="http://127.0.0.2:9/status"))
+    loop = deliveries()
+    assert "127.0.0.2" not in settings.media_allowed_hosts
     assert await loop.deliver_due() == 1
+    assert await loop.deliver_due() == 0
     async with api.session_factory() as session:
         delivery = (await session.scalars(select(WebhookDelivery))).one()
-    assert delivery.state == "failed"
-    assert "not a public address" in (delivery.last_error or "")
-    assert (await api.status(import_id))["webhooks"] == {"delivered": 0, "failed": 1, "pending": 0}
+    assert (delivery.state, delivery.attempts) == ("failed", 1)
+    webhook_counts = (await api.status(import_id))["webhooks"]
+    assert webhook_counts == webhooks(failed=1, lastError=delivery.last_error)
+    assert (
+        "address rules" in webhook_counts["lastError"]
+        and "not a public address" in webhook_counts["lastError"]
+    )
 
 
 async def test_redirects_are_not_followed(api: Api, deliveries: Any) -> None:
@@ -215,7 +267,7 @@ async def test_without_webhook_urls_nothing_is_queued(api: Api) -> None:
         import_id = await import_with_a_failure(api, server)
     async with api.session_factory() as session:
         assert (await session.scalars(select(WebhookDelivery))).all() == []
-    assert (await api.status(import_id))["webhooks"] == {"delivered": 0, "failed": 0, "pending": 0}
+    assert (await api.status(import_id))["webhooks"] == webhooks()
 
 
 async def test_failures_found_before_writing_are_one_message(api: Api, deliveries: Any) -> None:
