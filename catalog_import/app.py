@@ -32,7 +32,7 @@ from catalog_import.metrics import AppMetrics, ScrapeTimeGauges
 from catalog_import.metrics import router as metrics_router
 from catalog_import.queue import ImportQueue
 from catalog_import.ratelimit import RateLimiter, parse_rate_limit
-from catalog_import.schemas import ErrorResponse
+from catalog_import.schemas import ErrorResponse, component_schemas, without_defaults
 from catalog_import.timeouts import RequestTimeoutMiddleware
 
 logger = structlog.get_logger(__name__)
@@ -136,11 +136,23 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(dashboard_endpoints.router)
     describe = app.openapi
-    app.openapi = lambda: json_error_bodies(describe())  # type: ignore[method-assign]
+    app.openapi = lambda: json_error_bodies(with_request_components(describe()))  # type: ignore[method-assign]
     app.add_middleware(RequestTimeoutMiddleware, timeout_seconds=settings.request_timeout_seconds)
     # Added last, so outermost: its access line sees every answer, those of other middleware too.
     app.add_middleware(AccessLogMiddleware)
     return app
+
+
+def with_request_components(document: dict[str, Any]) -> dict[str, Any]:
+    """The request bodies that routes read themselves (pushes, the token request) as named components, so
+    that generated clients get a type per record (``ProductRecord``…). Changes ``document`` in place."""
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components["ImportConfig"] = without_defaults(components["ImportConfig"])
+    models = (*import_endpoints.REQUEST_MODELS, *auth_endpoints.REQUEST_MODELS)
+    for name, schema in component_schemas(models).items():
+        if components.setdefault(name, schema) != schema:
+            raise RuntimeError(f"two schemas are named {name} in the OpenAPI document")
+    return document
 
 
 def json_error_bodies(document: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class TokenRequest(BaseModel):
+    """Client credentials (OAuth 2), exchanged for a bearer token."""
+
     model_config = ConfigDict(extra="forbid")
 
     grant_type: Literal["client_credentials"]

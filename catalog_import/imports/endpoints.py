@@ -14,10 +14,10 @@ from catalog_import.errors import Unprocessable
 from catalog_import.imports import schemas, service
 from catalog_import.imports.body import PushesPerIntegration, PushLimits, read_body, refuse_declared_size
 from catalog_import.imports.events import ImportEvents, parse_last_event_id
-from catalog_import.imports.records import DeleteBatch, RecordBatch, UnassignBatch
+from catalog_import.imports.records import CustomRecord, DeleteBatch, RecordBatch, UnassignBatch
 from catalog_import.models import ImportStatus
 from catalog_import.problems import Severity
-from catalog_import.schemas import NO_NUL, ErrorResponse, Page
+from catalog_import.schemas import NO_NUL, ErrorResponse, Page, json_body
 
 router = APIRouter(prefix="/api/import", tags=["import"])
 
@@ -51,38 +51,13 @@ PushBody = Annotated[bytes, Depends(push_body, scope="function")]
 PushSlot = Annotated[None, Depends(push_slot, scope="function")]
 
 
+REQUEST_MODELS = (RecordBatch, DeleteBatch, UnassignBatch, CustomRecord)
+"""The bodies the push routes read themselves, named as components of the OpenAPI document."""
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """Documented errors: 401 and 422 (a malformed id or parameter) on every route, plus ``codes``."""
     return {code: {"model": ErrorResponse} for code in sorted({401, 422, *codes})}
-
-
-def inline_definitions(node: Any, definitions: dict[str, Any]) -> Any:
-    """``node`` with every ``{"$ref": "#/$defs/Name"}`` replaced by that definition and ``$defs`` dropped.
-    Inside an OpenAPI document ``#/$defs/…`` would point at the document's root, where nothing is.
-    The copies leave the definition's title out: a copy is no named type, and client generators that
-    name classes by title would make two classes of one name where a model uses a definition twice."""
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            definition = definitions[ref.removeprefix("#/$defs/")]
-            untitled = {key: value for key, value in definition.items() if key != "title"}
-            return inline_definitions(untitled, definitions)
-        return {key: inline_definitions(value, definitions) for key, value in node.items() if key != "$defs"}
-    if isinstance(node, list):
-        return [inline_definitions(value, definitions) for value in node]
-    return node
-
-
-def json_body(model: type[Any]) -> dict[str, Any]:
-    """A request body documented by ``model``'s JSON Schema, self-contained (the record models do not
-    refer to themselves)."""
-    schema = model.model_json_schema(by_alias=True)
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": inline_definitions(schema, schema.get("$defs", {}))}},
-        }
-    }
 
 
 @router.post(

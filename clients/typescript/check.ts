@@ -5,7 +5,7 @@ import type { components, operations } from "./generated/openapi";
 
 type PushBody = operations["push_records"]["requestBody"]["content"]["application/json"];
 type PushResult = operations["push_records"]["responses"][200]["content"]["application/json"];
-type ProductRecord = NonNullable<PushBody["products"]>[number];
+type ProductRecord = components["schemas"]["ProductRecord"];
 type Status = components["schemas"]["Status"];
 type ImportStatus = components["schemas"]["ImportStatus"];
 type ErrorResponse = components["schemas"]["ErrorResponse"];

@@ -1,15 +1,18 @@
 """Clients generated from the committed OpenAPI document (``openapi/openapi.json``) work.
 
 - Python: openapi-python-client generates a client (no warning allowed: a warning means an operation or a
-  model was left out), and a whole import runs through its typed functions and models against a real
-  server on a loopback port.
+  model was left out) whose models carry the document's names (``ProductRecord``, ``TaxRef``…), and a whole
+  import, the token request included, runs through its typed functions and models against a real server
+  on a loopback port.
 - TypeScript: openapi-typescript generates the types, and ``tsc --noEmit --strict`` compiles them together
-  with ``clients/typescript/check.ts``, which uses them. The pinned tools are installed with ``npm ci``
+  with ``clients/typescript/check.ts``, which uses them; ``clients/typescript/client.ts``, a small client on
+  plain fetch typed by them, is compiled and run with Node against a real server (token, start, push,
+  commit, status). The pinned tools are installed with ``npm ci``
   into ``clients/typescript/node_modules`` when its lock file changed. Needs Node.js and npm; where npm is
   not installed at all the test is skipped, saying why."""
 
 import hashlib
-import importlib
+import json
 import shutil
 import subprocess
 import sys
@@ -22,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import product
-from tests.live import CLIENT_ID, CLIENT_SECRET
+from tests.live import CLIENT_ID, CLIENT_SECRET, live_get
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "openapi" / "openapi.json"
@@ -65,6 +68,7 @@ def generated_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
 
 def test_generated_python_client_runs_an_import(generated_client: None, live_server: str) -> None:
     from catalog_import_generated_client import AuthenticatedClient, Client
+    from catalog_import_generated_client.api.auth import issue_token
     from catalog_import_generated_client.api.catalog import list_products
     from catalog_import_generated_client.api.import_ import (
         commit_import,
@@ -77,33 +81,24 @@ def test_generated_python_client_runs_an_import(generated_client: None, live_ser
         ImportConfig,
         ImportOut,
         ImportStatus,
-        IssueTokenJsonTokenRequest,
         PageProductView,
-        PushRecordsRecordBatch,
+        Price,
+        ProductRecord,
         PushResult,
+        RecordBatch,
         RecordResultActionType0,
         Status,
+        TaxRef,
+        TokenRequest,
         TokenResponse,
-    )
-    from catalog_import_generated_client.models import (
-        PushRecordsRecordBatchProductsType0Item as ProductRecord,
-    )
-    from catalog_import_generated_client.models import (
-        PushRecordsRecordBatchProductsType0ItemPricesType0Item as Price,
-    )
-    from catalog_import_generated_client.models import (
-        PushRecordsRecordBatchProductsType0ItemTaxType0 as TaxRef,
     )
 
     with Client(base_url=live_server, raise_on_unexpected_status=True) as anonymous:
-        credentials = IssueTokenJsonTokenRequest(
+        credentials = TokenRequest(
             grant_type="client_credentials", client_id=CLIENT_ID, client_secret=CLIENT_SECRET
         )
-        # Through the client's httpx client: the generated api/auth/issue_token.py does not import (see
-        # test_generated_token_operation_imports).
-        answer = anonymous.get_httpx_client().post("/api/oauth/token", json=credentials.to_dict())
-    assert answer.status_code == HTTPStatus.OK, answer.text
-    token = TokenResponse.from_dict(answer.json())
+        token = issue_token.sync(client=anonymous, body=credentials)
+    assert isinstance(token, TokenResponse), token
 
     with AuthenticatedClient(
         base_url=live_server, token=token.access_token, raise_on_unexpected_status=True
@@ -121,9 +116,7 @@ def test_generated_python_client_runs_an_import(generated_client: None, live_ser
             stock=5,
         )
         parsed = ProductRecord.from_dict(product("GENERATED-2"))
-        pushed = push_records.sync(
-            import_id, client=client, body=PushRecordsRecordBatch(products=[built, parsed])
-        )
+        pushed = push_records.sync(import_id, client=client, body=RecordBatch(products=[built, parsed]))
         assert isinstance(pushed, PushResult), pushed
         assert not pushed.contains_errors, pushed
         assert [(record.path, record.action) for record in pushed.records] == [
@@ -158,19 +151,9 @@ def test_generated_python_client_runs_an_import(generated_client: None, live_ser
         )
         assert [(price.currency, price.gross, price.net) for price in written.prices] == [("EUR", 11.9, 10)]
 
-        refused = push_records.sync(import_id, client=client, body=PushRecordsRecordBatch(products=[built]))
+        refused = push_records.sync(import_id, client=client, body=RecordBatch(products=[built]))
         assert isinstance(refused, ErrorResponse), refused
         assert refused.code == "IMPORT_ALREADY_COMMITTED"
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=NameError,
-    reason="openapi-python-client 0.29 names Unset without importing it in the module of an operation whose "
-    "required body has two media types (its issue #1451); here POST /api/oauth/token, JSON or form",
-)
-def test_generated_token_operation_imports(generated_client: None) -> None:
-    importlib.import_module(f"{PACKAGE}.api.auth.issue_token")
 
 
 def install_typescript_tools(npm: str) -> None:
@@ -184,7 +167,9 @@ def install_typescript_tools(npm: str) -> None:
     stamp.write_text(wanted)
 
 
-def test_generated_typescript_types_compile() -> None:
+def typescript_tools() -> tuple[str, str]:
+    """npx and node, with the pinned tools installed and the types generated from the committed document;
+    the test is skipped where npm is not installed at all."""
     npm = shutil.which("npm")
     if npm is None:
         pytest.skip("npm is not installed: checking the generated TypeScript types needs Node.js and npm")
@@ -192,7 +177,6 @@ def test_generated_typescript_types_compile() -> None:
     assert node is not None, "npm is installed but node is not: install Node.js to check the TypeScript types"
     assert npx is not None, "npm is installed but npx is not: reinstall npm to check the TypeScript types"
     install_typescript_tools(npm)
-
     generated = TYPESCRIPT / "generated" / "openapi.d.ts"
     # --no: never download a tool that the lock file did not install.
     run(
@@ -201,4 +185,33 @@ def test_generated_typescript_types_compile() -> None:
         timeout=120,
     )
     assert "push_records" in generated.read_text()
+    return npx, node
+
+
+def test_generated_typescript_types_compile() -> None:
+    npx, _node = typescript_tools()
+
     run([npx, "--no", "--", "tsc", "--noEmit", "--strict"], cwd=TYPESCRIPT, timeout=120)
+
+
+def test_a_typescript_client_on_the_generated_types_runs_an_import(live_server: str) -> None:
+    npx, node = typescript_tools()
+    run([npx, "--no", "--", "tsc", "-p", "tsconfig.client.json"], cwd=TYPESCRIPT, timeout=120)
+
+    printed = run(
+        [node, "build/client.js", live_server, CLIENT_ID, CLIENT_SECRET, "TYPESCRIPT-1"],
+        cwd=TYPESCRIPT,
+        timeout=120,
+    )
+
+    answer = json.loads(printed.splitlines()[-1])
+    assert [record["action"] for record in answer["pushed"]["records"]] == ["create", "create"]
+    status = answer["status"]
+    assert (status["status"], status["failures"]) == ("done", [])
+    assert (status["totals"]["product"], status["totals"]["tax"]) == (1, 1)
+    [written] = live_get(live_server, "/api/catalog/products", productNumber="TYPESCRIPT-1").json()["items"]
+    assert (written["name"], written["stock"], written["tax"]["name"]) == (
+        "From TypeScript",
+        12,
+        "Typescript rate",
+    )
