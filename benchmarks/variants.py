@@ -26,6 +26,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import orjson
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
@@ -469,7 +470,7 @@ async def run_benchmark(database_url: str, redis_url: str, parent_count: int, ba
         settings = Settings(
             database_url=database_url,
             redis_url=redis_url,
-            secret_key="benchmark-signing-key-" + uuid.uuid4().hex,
+            secret_key=SecretStr("benchmark-signing-key-" + uuid.uuid4().hex),
             token_ttl_seconds=86_400,
             queue_name=queue_name,
             commit_batch_size=batch_size,

@@ -10,20 +10,70 @@ expires (and once more if the server refuses it), and retries with backoff when 
         await session.commit()
         status = await session.done()
 
+Records are the server's own models (``ProductRecord``, ``TaxRef``, ``Price``…, the schemas of the OpenAPI
+document), built with the contract's camelCase names and checked as they are built; plain dicts in the
+same shape work too. Push results and statuses come back as typed models (``PushResult``, ``Status``).
+
+    session.add_records(products=[ProductRecord(productNumber="X1", name="X", tax=TaxRef(name="Standard"),
+                                                prices=[Price(currency="EUR", gross=119, net=100)])])
+
 ``CatalogImportClient`` offers the same calls without ``await`` (it runs them on an event loop of its
 own, so it is meant for code that is not itself asynchronous)."""
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
+from pydantic import BaseModel
+
+from catalog_import.imports.records import (
+    CategoryKey,
+    CategoryRecord,
+    CategoryRef,
+    CurrencyIdRef,
+    CustomRecord,
+    FolderRef,
+    IdRef,
+    MediaKey,
+    MediaRecord,
+    MediaRef,
+    MediaUnassignRef,
+    OptionRef,
+    Price,
+    ProductKey,
+    ProductRecord,
+    ProductRef,
+    ProductUnassign,
+    TaxKey,
+    TaxRecord,
+    TaxRef,
+    VariantOption,
+    VariantOverride,
+)
+from catalog_import.imports.schemas import Failure, FailureDetail, Problem, PushResult, RecordResult, Status
 
 T = TypeVar("T")
 
 RETRIED_STATUSES = {429, 503}
+
+
+def as_json(value: Any) -> Any:
+    """Records as the API takes them: models by their camelCase names, only the fields that were set."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    if isinstance(value, Mapping):
+        return {key: as_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_json(item) for item in value]
+    return value
+
+
+def collections_body(**collections: Any) -> dict[str, Any]:
+    """A push body of the collections given (those left as None are left out)."""
+    return {name: as_json(records) for name, records in collections.items() if records is not None}
 
 
 class CatalogImportError(Exception):
@@ -166,24 +216,49 @@ class AsyncImportSession:
         # been accepted, so calling commit again is a retry, not a second commit.
         self._commit_unanswered = False
 
-    async def add_records(self, **collections: Any) -> dict[str, Any]:
-        """Push records (``products=[...]``, ``categories=[...]``, ``extensions={...}``…): the PushResult."""
-        result: dict[str, Any] = await self.client.request(
-            "POST", f"/api/import/{self.id}/record", json=collections
+    async def add_records(
+        self,
+        *,
+        taxes: Sequence[TaxRecord | Mapping[str, Any]] | None = None,
+        categories: Sequence[CategoryRecord | Mapping[str, Any]] | None = None,
+        media: Sequence[MediaRecord | Mapping[str, Any]] | None = None,
+        products: Sequence[ProductRecord | Mapping[str, Any]] | None = None,
+        extensions: Mapping[str, Sequence[CustomRecord | Mapping[str, Any]]] | None = None,
+    ) -> PushResult:
+        """Push records: each is staged, or answered with its problems, in the ``PushResult``."""
+        body = collections_body(
+            taxes=taxes, categories=categories, media=media, products=products, extensions=extensions
         )
-        return result
+        return PushResult.model_validate(
+            await self.client.request("POST", f"/api/import/{self.id}/record", json=body)
+        )
 
-    async def delete_records(self, **collections: Any) -> dict[str, Any]:
-        result: dict[str, Any] = await self.client.request(
-            "POST", f"/api/import/{self.id}/record/delete", json=collections
+    async def delete_records(
+        self,
+        *,
+        taxes: Sequence[str | TaxKey | Mapping[str, Any]] | None = None,
+        categories: Sequence[str | CategoryKey | Mapping[str, Any]] | None = None,
+        media: Sequence[str | MediaKey | Mapping[str, Any]] | None = None,
+        products: Sequence[str | ProductKey | Mapping[str, Any]] | None = None,
+        extensions: Mapping[str, Sequence[str | IdRef | Mapping[str, Any]]] | None = None,
+    ) -> PushResult:
+        """Queue deletions (ids, or keys naming the entities); they run at commit."""
+        body = collections_body(
+            taxes=taxes, categories=categories, media=media, products=products, extensions=extensions
         )
-        return result
+        return PushResult.model_validate(
+            await self.client.request("POST", f"/api/import/{self.id}/record/delete", json=body)
+        )
 
-    async def unassign_records(self, **collections: Any) -> dict[str, Any]:
-        result: dict[str, Any] = await self.client.request(
-            "POST", f"/api/import/{self.id}/record/unassign", json=collections
+    async def unassign_records(
+        self, *, products: Sequence[ProductUnassign | Mapping[str, Any]] | None = None
+    ) -> PushResult:
+        """Queue removals of product links (media, categories, properties); they run at commit."""
+        return PushResult.model_validate(
+            await self.client.request(
+                "POST", f"/api/import/{self.id}/record/unassign", json=collections_body(products=products)
+            )
         )
-        return result
 
     async def commit(self) -> None:
         """Commit the import. Raises ``CatalogImportError`` (``IMPORT_ALREADY_COMMITTED``) when it was
@@ -202,18 +277,15 @@ class AsyncImportSession:
     async def cancel(self) -> None:
         await self.client.request("POST", f"/api/import/{self.id}/cancel")
 
-    async def status(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self.client.request("GET", f"/api/import/{self.id}/status")
-        return result
+    async def status(self) -> Status:
+        return Status.model_validate(await self.client.request("GET", f"/api/import/{self.id}/status"))
 
-    async def done(
-        self, *, poll_seconds: float = 0.5, timeout_seconds: float | None = None
-    ) -> dict[str, Any]:
+    async def done(self, *, poll_seconds: float = 0.5, timeout_seconds: float | None = None) -> Status:
         """Wait until the import is ``done`` (or ``cancelled``) and answer its final status."""
         deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
         while True:
             status = await self.status()
-            if status["status"] in ("done", "cancelled"):
+            if status.status in ("done", "cancelled"):
                 return status
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"import {self.id} not done after {timeout_seconds} s")
@@ -258,16 +330,45 @@ class ImportSession:
         self._session = session
         self.id = session.id
 
-    def add_records(self, **collections: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self._run(self._session.add_records(**collections))
+    def add_records(
+        self,
+        *,
+        taxes: Sequence[TaxRecord | Mapping[str, Any]] | None = None,
+        categories: Sequence[CategoryRecord | Mapping[str, Any]] | None = None,
+        media: Sequence[MediaRecord | Mapping[str, Any]] | None = None,
+        products: Sequence[ProductRecord | Mapping[str, Any]] | None = None,
+        extensions: Mapping[str, Sequence[CustomRecord | Mapping[str, Any]]] | None = None,
+    ) -> PushResult:
+        """As ``AsyncImportSession.add_records``."""
+        result: PushResult = self._run(
+            self._session.add_records(
+                taxes=taxes, categories=categories, media=media, products=products, extensions=extensions
+            )
+        )
         return result
 
-    def delete_records(self, **collections: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self._run(self._session.delete_records(**collections))
+    def delete_records(
+        self,
+        *,
+        taxes: Sequence[str | TaxKey | Mapping[str, Any]] | None = None,
+        categories: Sequence[str | CategoryKey | Mapping[str, Any]] | None = None,
+        media: Sequence[str | MediaKey | Mapping[str, Any]] | None = None,
+        products: Sequence[str | ProductKey | Mapping[str, Any]] | None = None,
+        extensions: Mapping[str, Sequence[str | IdRef | Mapping[str, Any]]] | None = None,
+    ) -> PushResult:
+        """As ``AsyncImportSession.delete_records``."""
+        result: PushResult = self._run(
+            self._session.delete_records(
+                taxes=taxes, categories=categories, media=media, products=products, extensions=extensions
+            )
+        )
         return result
 
-    def unassign_records(self, **collections: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self._run(self._session.unassign_records(**collections))
+    def unassign_records(
+        self, *, products: Sequence[ProductUnassign | Mapping[str, Any]] | None = None
+    ) -> PushResult:
+        """As ``AsyncImportSession.unassign_records``."""
+        result: PushResult = self._run(self._session.unassign_records(products=products))
         return result
 
     def commit(self) -> None:
@@ -276,12 +377,12 @@ class ImportSession:
     def cancel(self) -> None:
         self._run(self._session.cancel())
 
-    def status(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._run(self._session.status())
+    def status(self) -> Status:
+        result: Status = self._run(self._session.status())
         return result
 
-    def done(self, *, poll_seconds: float = 0.5, timeout_seconds: float | None = None) -> dict[str, Any]:
-        result: dict[str, Any] = self._run(
+    def done(self, *, poll_seconds: float = 0.5, timeout_seconds: float | None = None) -> Status:
+        result: Status = self._run(
             self._session.done(poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
         )
         return result
@@ -292,5 +393,33 @@ __all__ = [
     "AsyncImportSession",
     "CatalogImportClient",
     "CatalogImportError",
+    "CategoryKey",
+    "CategoryRecord",
+    "CategoryRef",
+    "CurrencyIdRef",
+    "CustomRecord",
+    "Failure",
+    "FailureDetail",
+    "FolderRef",
+    "IdRef",
     "ImportSession",
+    "MediaKey",
+    "MediaRecord",
+    "MediaRef",
+    "MediaUnassignRef",
+    "OptionRef",
+    "Price",
+    "Problem",
+    "ProductKey",
+    "ProductRecord",
+    "ProductRef",
+    "ProductUnassign",
+    "PushResult",
+    "RecordResult",
+    "Status",
+    "TaxKey",
+    "TaxRecord",
+    "TaxRef",
+    "VariantOption",
+    "VariantOverride",
 ]

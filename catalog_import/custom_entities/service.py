@@ -3,7 +3,7 @@ commit; the request boundary does."""
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -97,7 +97,7 @@ def declaration_view(declared: CustomEntityType) -> schemas.DeclarationView:
     return schemas.DeclarationView(
         name=declared.name,
         fields=declared.fields_schema,
-        product_relation=declared.product_relation,
+        product_relation=cast(schemas.ProductRelation, declared.product_relation),
         created_at=declared.created_at,
         updated_at=declared.updated_at,
     )

@@ -2,25 +2,50 @@
 import through the session API, asynchronous and not; plus its retry and token handling against a
 scripted transport."""
 
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from catalog_import.client import AsyncCatalogImportClient, CatalogImportClient, CatalogImportError
+from catalog_import.client import (
+    AsyncCatalogImportClient,
+    CatalogImportClient,
+    CatalogImportError,
+    Price,
+    ProductRecord,
+    PushResult,
+    Status,
+    TaxRef,
+)
 from tests.factories import product
-from tests.live import CLIENT_ID, CLIENT_SECRET
+from tests.live import CLIENT_ID, CLIENT_SECRET, live_get
 
 
-async def test_async_session_imports_and_reports(live_server: str) -> None:
+async def test_async_session_imports_typed_records_and_reports(live_server: str) -> None:
+    typed = ProductRecord(
+        productNumber="CLIENT-A",
+        name="Typed",
+        tax=TaxRef(name="Standard rate", taxRate=Decimal(19)),
+        prices=[Price(currency="EUR", gross=Decimal("11.90"), net=Decimal(10), linked=True)],
+        stock="7",  # type: ignore[arg-type]  # a numeric string, as the server takes it too
+    )
     async with AsyncCatalogImportClient(live_server, CLIENT_ID, CLIENT_SECRET) as client:
         session = await client.start_session("async client")
-        pushed = await session.add_records(products=[product("CLIENT-A"), product("CLIENT-B")])
+        pushed = await session.add_records(products=[typed, product("CLIENT-B")])
         await session.commit()
         status = await session.done(poll_seconds=0.1, timeout_seconds=60)
 
-        assert not pushed["containsErrors"]
-        assert (status["status"], status["totals"]["product"], status["failures"]) == ("done", 2, [])
+        assert isinstance(pushed, PushResult) and isinstance(status, Status)
+        assert not pushed.contains_errors
+        assert [(record.path, record.action) for record in pushed.records] == [
+            ("products.0", "create"),
+            ("products.1", "create"),
+        ]
+        assert (status.status, status.totals.product, status.failures) == ("done", 2, [])
+        written = live_get(live_server, "/api/catalog/products", productNumber="CLIENT-A").json()["items"]
+        assert [(p["name"], p["stock"], p["prices"][0]["gross"]) for p in written] == [("Typed", 7, 11.9)]
         with pytest.raises(CatalogImportError) as refused:
             await session.add_records(products=[product("CLIENT-C")])
         assert (refused.value.status_code, refused.value.code) == (409, "IMPORT_ALREADY_COMMITTED")
@@ -36,7 +61,7 @@ def test_sync_session_imports_and_reports(live_server: str) -> None:
         status = session.done(poll_seconds=0.1, timeout_seconds=60)
 
     assert (again.value.status_code, again.value.code) == (409, "IMPORT_ALREADY_COMMITTED")
-    assert (status["status"], status["totals"]["product"]) == ("done", 1)
+    assert (status.status, status.totals.product) == ("done", 1)
 
 
 def test_wrong_secret_is_reported(live_server: str) -> None:
@@ -161,3 +186,35 @@ async def test_a_commit_whose_answer_was_lost_may_be_retried() -> None:
             await session.commit()  # a second commit
 
     assert server.commits == 3
+
+
+def test_typed_records_type_check(tmp_path: Path) -> None:
+    """The record models give a type checker the contract's names and types: a well-formed push passes
+    mypy (with the pydantic plugin), a misspelt field and a wrong type do not."""
+    from mypy import api
+
+    good = tmp_path / "good.py"
+    good.write_text(
+        "from decimal import Decimal\n"
+        "from catalog_import.client import CatalogImportClient, Price, ProductRecord, PushResult, TaxRef\n"
+        "def push(client: CatalogImportClient) -> PushResult:\n"
+        "    session = client.start_session('typed')\n"
+        "    record = ProductRecord(productNumber='X1', name='X', tax=TaxRef(name='Standard rate'),\n"
+        "                           prices=[Price(currency='EUR', gross=Decimal(1), net=Decimal(1))])\n"
+        "    return session.add_records(products=[record, {'productNumber': 'X2'}])\n"
+    )
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from catalog_import.client import ProductRecord\n"
+        "ProductRecord(productNumbr='X1')\n"
+        "ProductRecord(productNumber=1)\n"
+    )
+    options = ["--config-file", str(Path(__file__).parents[2] / "pyproject.toml"), "--no-incremental"]
+
+    good_out, _, good_code = api.run([*options, str(good)])
+    bad_out, _, bad_code = api.run([*options, str(bad)])
+
+    assert good_code == 0, good_out
+    assert bad_code == 1, bad_out
+    assert 'Unexpected keyword argument "productNumbr"' in bad_out
+    assert 'Argument "productNumber" to "ProductRecord" has incompatible type "int"' in bad_out

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from catalog_import.client.files import InputError, RecordFile, number
-from catalog_import.client.push import Lines
+from catalog_import.cli.files import InputError, RecordFile, number
+from catalog_import.cli.push import Lines
 
 
 def rows(path: Path, **options: Any) -> list[tuple[int, dict[str, Any] | None, str | None]]:

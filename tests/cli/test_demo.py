@@ -10,8 +10,8 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from catalog_import.cli import app
+from catalog_import.cli.demo import MISSING_PICTURE, sample_catalog
 from catalog_import.config import Settings
-from catalog_import.demo import MISSING_PICTURE, sample_catalog
 from tests.live import CLIENT_ID, CLIENT_SECRET, live_get, serve_process
 
 

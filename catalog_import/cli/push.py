@@ -32,8 +32,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from catalog_import.client import AsyncCatalogImportClient, AsyncImportSession, CatalogImportError
-from catalog_import.client.files import CSV_COLUMNS_HELP, InputError, RecordFile, Row
+from catalog_import.cli.files import CSV_COLUMNS_HELP, InputError, RecordFile, Row
+from catalog_import.client import AsyncCatalogImportClient, AsyncImportSession, CatalogImportError, Status
 
 EXIT_OK = 0
 """Every record was imported (or, with --no-commit / --no-wait, pushed)."""
@@ -135,19 +135,19 @@ class PushOutcome:
     """Category records staged for the paths the products name."""
     push_failures: int = 0
     """Everything that failed before the commit: ``rejected`` and categories the server rejected."""
-    status: dict[str, Any] | None = None
+    status: Status | None = None
     """The import's final status, when the commit was waited for."""
     failures: list[Failure] = field(default_factory=list)
     """The first failures, for the table."""
 
     @property
     def commit_failures(self) -> int:
-        return int(self.status["totals"]["failures"]) if self.status else 0
+        return self.status.totals.failures if self.status else 0
 
     @property
     def exit_code(self) -> int:
         failed = self.push_failures or self.commit_failures
-        cancelled = self.status is not None and self.status["status"] == "cancelled"
+        cancelled = self.status is not None and self.status.status == "cancelled"
         return EXIT_FAILED if failed or cancelled else EXIT_OK
 
 
@@ -252,12 +252,12 @@ class FilePush:
             if error.status_code in (404, 422):
                 raise UsageError(f"--import-id {import_id}: this integration has no such import") from error
             raise
-        if status["status"] != "started":
+        if status.status != "started":
             raise UsageError(
-                f"--import-id {import_id}: the import is {status['status']}; only an import that is not "
+                f"--import-id {import_id}: the import is {status.status}; only an import that is not "
                 "committed yet takes more records"
             )
-        name = status["name"]
+        name = status.name
         self.console.print(Text.assemble("Pushing into import ", (session.id, "bold"), f" ({name})"))
         return session
 
@@ -387,7 +387,10 @@ class FilePush:
         """Push records of one collection (``labels`` name them, else their product number). A batch over
         the server's limits is sent again in halves; a single record over them fails on its own."""
         try:
-            result = await session.add_records(**{collection: records})
+            if collection == "products":
+                result = await session.add_records(products=records)
+            else:
+                result = await session.add_records(categories=records)
         except CatalogImportError as error:
             if error.code not in SPLIT_CODES:
                 raise
@@ -402,12 +405,16 @@ class FilePush:
                     session, collection, records[part], lines[part], labels[part] if labels else None
                 )
             return
-        self.pushed[result["batch"]] = Pushed(Lines(lines), labels)
-        for entry in result["records"]:
-            position = position_in(entry.get("path"))
+        self.pushed[result.batch] = Pushed(Lines(lines), labels)
+        for entry in result.records:
+            position = position_in(entry.path)
             if position is None or position >= len(records):
                 continue
-            errors = [error for error in entry["errors"] if error["severityCode"] <= ERROR_SEVERITY]
+            errors = [
+                error.model_dump(mode="json", by_alias=True)
+                for error in entry.errors
+                if error.severity_code <= ERROR_SEVERITY
+            ]
             if errors:
                 label = labels[position] if labels else record_label(records[position])
                 self.reject(collection, Failure("push", lines[position], label, errors))
@@ -442,7 +449,7 @@ class FilePush:
             )
 
     # -- the commit -------------------------------------------------------------------------------------
-    async def follow_commit(self, session: AsyncImportSession) -> dict[str, Any]:
+    async def follow_commit(self, session: AsyncImportSession) -> Status:
         progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -455,13 +462,12 @@ class FilePush:
         with progress:
             task = progress.add_task("Committing", total=None, detail="")
             while True:
-                status: dict[str, Any] = await session.status()
-                counts = status["progress"]
-                total, processed = counts["total"], counts["processed"]
+                status = await session.status()
+                total, processed = status.progress.total, status.progress.processed
                 detail = f"{processed}/{total} records"
-                if counts.get("level") is not None:
-                    detail += f", level {counts['level']}"
-                if status["status"] in ("done", "cancelled"):
+                if status.progress.level is not None:
+                    detail += f", level {status.progress.level}"
+                if status.status in ("done", "cancelled"):
                     progress.update(task, total=total or 1, completed=total or 1, detail=f"{total} records")
                     return status
                 progress.update(task, total=total or None, completed=processed, detail=detail)
@@ -591,13 +597,13 @@ def summary(outcome: PushOutcome, options: PushOptions, console: Console) -> Non
     table.add_row("rejected at push", str(outcome.rejected))
     status = outcome.status
     if status is not None:
-        totals = status["totals"]
+        totals = status.totals.model_dump()
         written = [
             counted(totals[entity], entity, plural) for entity, plural in ENTITIES if totals.get(entity)
         ]
         table.add_row("written", ", ".join(written) or "nothing")
         table.add_row("failed at commit", str(outcome.commit_failures))
-        title = f"Import {outcome.import_id} {status['status']} in {status['duration']:.1f} s"
+        title = f"Import {outcome.import_id} {status.status} in {status.duration:.1f} s"
     elif options.commit:
         title = f"Import {outcome.import_id} committed; the workers go on"
     else:

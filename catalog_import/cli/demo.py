@@ -32,11 +32,11 @@ from typing import Any
 
 import httpx
 from PIL import Image, ImageDraw, ImageFont
+from pydantic import SecretStr
 from rich.console import Console
 from rich.text import Text
 
-from catalog_import.client import CatalogImportError
-from catalog_import.client.push import (
+from catalog_import.cli.push import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -47,6 +47,7 @@ from catalog_import.client.push import (
     push_command,
     server_problem,
 )
+from catalog_import.client import CatalogImportError
 from catalog_import.config import Settings
 
 MISSING_PICTURE = "Bird house"
@@ -306,7 +307,7 @@ def verdict(outcome: PushOutcome, sample: Sample, console: Console) -> int:
         return EXIT_FAILED
     planned = (
         outcome.status is not None
-        and outcome.status["status"] == "done"
+        and outcome.status.status == "done"
         and outcome.push_failures == 0
         and outcome.commit_failures == 1
         and [(failure.stage, failure.line) for failure in outcome.failures]
@@ -399,7 +400,7 @@ def demo_in_process(port: int | None, keep_serving: bool) -> int:
                 media_dir=root / "media",
                 media_allowed_hosts=["127.0.0.1"],
                 bootstrap_client_id=client_id,
-                bootstrap_client_secret=client_secret,
+                bootstrap_client_secret=SecretStr(client_secret),
                 queue_name="catalog-import-demo",
             )
             with console.status("Starting a throwaway PostgreSQL and Redis…"):

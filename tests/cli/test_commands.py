@@ -25,7 +25,7 @@ from catalog_import.queue import forget_queue
 from tests.factories import Api, assert_error, product
 from tests.live import cli_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class TestIntegrationCreate:

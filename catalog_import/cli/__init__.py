@@ -13,7 +13,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from catalog_import.client.push import PUSH_HELP
+from catalog_import.cli.push import PUSH_HELP
 from catalog_import.config import Settings
 from catalog_import.db import create_engine, create_session_factory
 from catalog_import.embedded import runtime_settings
@@ -285,7 +285,7 @@ def push(
         typer.Option(help="Write every failure to this file, as JSON Lines.", dir_okay=False),
     ] = None,
 ) -> None:
-    from catalog_import.client.push import PushOptions, run_push
+    from catalog_import.cli.push import PushOptions, run_push
 
     options = PushOptions(
         file_format=file_format,
@@ -338,7 +338,7 @@ def demo(
 
     Without --url it starts a throwaway PostgreSQL, Redis and server in this process, imports the sample,
     and serves it until Ctrl-C (then removes it all). The pictures come from a file server on 127.0.0.1."""
-    from catalog_import.demo import demo_against, demo_in_process
+    from catalog_import.cli.demo import demo_against, demo_in_process
 
     if url is None:
         raise typer.Exit(demo_in_process(port, serve))
