@@ -149,12 +149,12 @@ class TestServe:
         assert process.returncode == 128 + signal.SIGTERM, (tmp_path / "serve.log").read_text()
         assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()
 
-    def test_stops_its_embedded_servers_when_terminated(self, tmp_path: Path) -> None:
+    def test_on_embedded_servers_logs_json_lines_and_stops_them_when_terminated(self, tmp_path: Path) -> None:
         port = free_port()
         data_dir = tmp_path / "var"
         env = {key: value for key, value in os.environ.items() if not key.startswith("CATALOG_IMPORT_")}
         log_path = tmp_path / "serve.log"
-        with log_path.open("wb") as log:
+        with log_path.open("wb") as log:  # not a terminal
             process = subprocess.Popen(
                 [sys.executable, "-m", "catalog_import", "serve", "--port", str(port)],
                 env={**env, "CATALOG_IMPORT_DATA_DIR": str(data_dir)},
@@ -173,24 +173,6 @@ class TestServe:
         assert not redis_answers(redis_port)
         assert not (data_dir / "redis" / "redis.port").exists()
         assert not (data_dir / "postgres" / "postmaster.pid").exists()
-
-    def test_logs_only_json_lines_off_a_terminal_and_says_where_it_is(self, tmp_path: Path) -> None:
-        port = free_port()
-        data_dir = tmp_path / "var"
-        env = {key: value for key, value in os.environ.items() if not key.startswith("CATALOG_IMPORT_")}
-        log_path = tmp_path / "serve.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "catalog_import", "serve", "--port", str(port)],
-                env={**env, "CATALOG_IMPORT_DATA_DIR": str(data_dir)},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                asyncio.run(wait_until_ready(port, process, log_path))
-            finally:
-                process.terminate()
-                process.wait(timeout=60)
 
         lines = log_path.read_text().splitlines()
         entries = [json.loads(line) for line in lines]  # every line, uvicorn's and arq's too
