@@ -184,8 +184,15 @@ def body_location(loc: tuple[int | str, ...], data: Any, *, missing: bool) -> li
 def validation_problems(exc: ValidationError, path: str, data: Any) -> list[Problem]:
     """One ``INVALID_FIELD`` per validation error of ``data`` (the part of the body at ``path``)."""
     problems: dict[Problem, None] = {}  # ordered and without repeats
-    for err in exc.errors():
-        location = ".".join(body_location(err["loc"], data, missing=err["type"] == "missing"))
+    located = [
+        (".".join(body_location(err["loc"], data, missing=err["type"] == "missing")), err)
+        for err in exc.errors()
+    ]
+    # A field that may be absent but never null fails as its own type and as None: the first says why.
+    other_errors = {location for location, err in located if err["type"] != "none_required"}
+    for location, err in located:
+        if err["type"] == "none_required" and location in other_errors:
+            continue
         problems.setdefault(error("INVALID_FIELD", err["msg"], f"{path}.{location}" if location else path))
     return list(problems)
 
