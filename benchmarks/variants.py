@@ -428,7 +428,7 @@ async def commit_and_write(
         started = time.perf_counter()
         await api.commit(import_id)
         async with factories[0]() as session, session.begin():
-            if not await prepare_import(session, import_id):
+            if not await prepare_import(session, import_id, settings.commit_batch_size):
                 raise RuntimeError("the committed import is not importing")
         prepared = time.perf_counter()
         options = RunnerOptions(batch_size=settings.commit_batch_size)

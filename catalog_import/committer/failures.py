@@ -2,29 +2,42 @@
 of the records that depend on it, and the undoing of the nested creations of a failed root."""
 
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import BigInteger, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog_import.committer.repository import CommitRepository
 from catalog_import.committer.writers.base import ClaimedRecord
-from catalog_import.models import ImportFailure
+from catalog_import.models import ImportFailure, RecordState
 from catalog_import.problems import Problem, error
 from catalog_import.webhooks import service as webhooks
 
+# The failed and skipped records the batch's records depend on, looked up from the import's failures
+# (usually none), not from every record of the batch.
 FAILED_DEPENDENCIES = """
-SELECT d.record_id, d.path, d.nested, t.entity, t.entity_id, t.natural_key, t.state, t.problems
-FROM import_record_dependencies d
-JOIN import_records t ON t.record_id = d.depends_on
-WHERE d.record_id = ANY(:ids) AND t.state IN ('failed', 'skipped')
+WITH unwritten AS MATERIALIZED (
+    SELECT o.record_id, o.state, o.problems FROM import_record_outcomes o
+    WHERE o.import_id = :import_id AND o.state IN ('failed', 'skipped')
+)
+SELECT d.record_id, d.path, d.nested, t.entity, t.entity_id, t.natural_key, u.state, u.problems
+FROM unwritten u
+JOIN import_record_dependencies d ON d.depends_on = u.record_id
+JOIN import_records t ON t.record_id = u.record_id
+WHERE d.record_id = ANY(:ids)
 ORDER BY d.record_id, d.path
 """
 
+# A record settled is pending no more; one settled again (a nested creation undone) replaces its outcome.
 SETTLE = """
-UPDATE import_records r SET state = :state, problems = f.problems
+INSERT INTO import_record_outcomes (record_id, import_id, entity, state, problems)
+SELECT r.record_id, r.import_id, r.entity, :state, f.problems
 FROM jsonb_to_recordset(:failures) AS f(record_id bigint, problems jsonb)
-WHERE r.record_id = f.record_id
+JOIN import_records r ON r.record_id = f.record_id
+ON CONFLICT (record_id) DO UPDATE SET state = excluded.state, problems = excluded.problems
+RETURNING entity
 """
 
 # Numbered after the import's last failure (under ORDER_FAILURES), in record order.
@@ -52,28 +65,41 @@ ORDER_FAILURES = "SELECT pg_advisory_xact_lock(hashtextextended('import-failures
 
 # Nested creations the failed records needed and that nothing else still needs: undone, counted as not
 # written. A nested creation may also be needed by records other than its root (a tax created under one
-# product and named by another): it goes once the last of them has failed.
+# product and named by another): it goes once the last of them has failed. Nested creations sit at higher
+# levels than what needs them, so they are written by now unless they have failed or were skipped.
 ORPHANED_NESTED = """
 SELECT DISTINCT n.record_id, n.entity, n.entity_id
 FROM import_record_dependencies d
 JOIN import_records n ON n.record_id = d.depends_on
-WHERE d.record_id = ANY(:ids) AND n.state = 'written' AND NOT n.root
+WHERE d.record_id = ANY(:ids) AND NOT n.root
   AND NOT EXISTS (
-      SELECT 1 FROM import_record_dependencies o JOIN import_records x ON x.record_id = o.record_id
-      WHERE o.depends_on = n.record_id AND x.state IN ('pending', 'written'))
+      SELECT 1 FROM import_record_outcomes no
+      WHERE no.record_id = n.record_id AND no.state IN ('failed', 'skipped'))
+  AND NOT EXISTS (
+      SELECT 1 FROM import_record_dependencies o
+      WHERE o.depends_on = n.record_id
+        AND NOT EXISTS (
+            SELECT 1 FROM import_record_outcomes xo
+            WHERE xo.record_id = o.record_id AND xo.state IN ('failed', 'skipped')))
 """
 
 # Before anything is written: nested creations that only records already failed (at preparation) need are
 # not written at all.
 UNNEEDED_NESTED = """
-UPDATE import_records n SET state = 'skipped'
-WHERE n.import_id = :import_id AND n.state = 'pending' AND NOT n.root
-  AND EXISTS (
-      SELECT 1 FROM import_record_dependencies d JOIN import_records r ON r.record_id = d.record_id
-      WHERE d.depends_on = n.record_id AND r.state = 'failed')
+INSERT INTO import_record_outcomes (record_id, import_id, entity, state)
+SELECT DISTINCT n.record_id, n.import_id, n.entity, 'skipped'
+FROM import_record_outcomes f
+JOIN import_record_dependencies d ON d.record_id = f.record_id
+JOIN import_records n ON n.record_id = d.depends_on
+WHERE f.import_id = :import_id AND f.state = 'failed' AND NOT n.root
+  AND NOT EXISTS (SELECT 1 FROM import_record_outcomes no WHERE no.record_id = n.record_id)
   AND NOT EXISTS (
-      SELECT 1 FROM import_record_dependencies o JOIN import_records x ON x.record_id = o.record_id
-      WHERE o.depends_on = n.record_id AND x.state IN ('pending', 'written'))
+      SELECT 1 FROM import_record_dependencies o
+      WHERE o.depends_on = n.record_id
+        AND NOT EXISTS (
+            SELECT 1 FROM import_record_outcomes xo
+            WHERE xo.record_id = o.record_id AND xo.state IN ('failed', 'skipped')))
+RETURNING entity
 """
 
 UNDO = {
@@ -87,7 +113,7 @@ UNDO = {
 
 
 async def dependency_problems(
-    session: AsyncSession, records: Sequence[ClaimedRecord]
+    session: AsyncSession, import_id: uuid.UUID, records: Sequence[ClaimedRecord]
 ) -> dict[int, list[Problem]]:
     """Problems of claimed records that depend on a record that failed: a nested creation that failed
     fails its root (its problems, then ``NESTED_FAILED``), any other failed dependency gives
@@ -97,7 +123,7 @@ async def dependency_problems(
         return {}
     by_id = {record.record_id: record for record in records}
     statement = text(FAILED_DEPENDENCIES).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
-    found = (await session.execute(statement, {"ids": list(by_id)})).all()
+    found = (await session.execute(statement, {"import_id": import_id, "ids": list(by_id)})).all()
     problems: dict[int, list[Problem]] = {}
     for record_id, path, nested, entity, entity_id, natural_key, state, dependency_problems_json in found:
         record = by_id[record_id]
@@ -142,11 +168,12 @@ async def record_failures(
     problems: Mapping[int, Sequence[Problem]],
     entities: Mapping[int, str] | None = None,
     *,
-    state: str = "failed",
+    state: str = RecordState.FAILED,
+    undo: bool = True,
 ) -> set[str]:
     """Settle records with their problems and report them under their roots (see ``settle_records`` and
     ``report_failures``). Returns the files of media that were undone."""
-    files = await settle_records(session, problems, entities, state=state)
+    files = await settle_records(session, import_id, problems, entities, state=state, undo=undo)
     await report_failures(session, import_id, problems, entities)
     return files
 
@@ -166,21 +193,37 @@ def failure_rows(
 
 async def settle_records(
     session: AsyncSession,
+    import_id: uuid.UUID,
     problems: Mapping[int, Sequence[Problem]],
     entities: Mapping[int, str] | None = None,
     *,
-    state: str = "failed",
+    state: str = RecordState.FAILED,
+    undo: bool = True,
 ) -> set[str]:
-    """Settle records with their problems in ``state`` (failed, or skipped or written with warnings); for
-    failed ones, undo the nested creations nothing else needs. Returns the files of media that were
-    undone."""
+    """Settle pending records with their problems in ``state`` (failed, or skipped or written with
+    warnings) and count them so; for failed ones, undo the nested creations nothing else needs (unless
+    ``undo`` is false: nothing is written yet). Returns the files of media that were undone."""
     if not problems:
         return set()
     statement = text(SETTLE).bindparams(bindparam("failures", type_=JSONB))
-    await session.execute(statement, {"failures": failure_rows(problems, entities), "state": state})
-    if state != "failed":
+    settled = (
+        await session.scalars(statement, {"failures": failure_rows(problems, entities), "state": state})
+    ).all()
+    await count_settled(session, import_id, Counter(settled), RecordState.PENDING, state)
+    if state != RecordState.FAILED or not undo:
         return set()
-    return await undo_nested(session, list(problems))
+    return await undo_nested(session, import_id, list(problems))
+
+
+async def count_settled(
+    session: AsyncSession, import_id: uuid.UUID, by_entity: Mapping[str, int], before: str, after: str
+) -> None:
+    """Count records of each entity moved from state ``before`` to ``after``."""
+    changes: dict[tuple[str, str], int] = {}
+    for entity, records in by_entity.items():
+        changes[(entity, before)] = -records
+        changes[(entity, after)] = records
+    await CommitRepository(session).count_changes(import_id, changes)
 
 
 async def report_failures(
@@ -206,7 +249,7 @@ def detail_json(problem: Problem, entity: str | None) -> dict[str, object]:
     return data
 
 
-async def undo_nested(session: AsyncSession, failed_ids: list[int]) -> set[str]:
+async def undo_nested(session: AsyncSession, import_id: uuid.UUID, failed_ids: list[int]) -> set[str]:
     statement = text(ORPHANED_NESTED).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
     orphans = (await session.execute(statement, {"ids": failed_ids})).all()
     if not orphans:
@@ -220,16 +263,24 @@ async def undo_nested(session: AsyncSession, failed_ids: list[int]) -> set[str]:
             result = await session.execute(text(UNDO[entity]), {"entity_ids": entity_ids})
             if entity == "media":
                 files.update(sha for (sha,) in result if sha)
-    skip = text("UPDATE import_records SET state = 'skipped' WHERE record_id = ANY(:ids)").bindparams(
-        bindparam("ids", type_=ARRAY(BigInteger))
+    skip = text(SETTLE).bindparams(bindparam("failures", type_=JSONB))
+    await session.execute(
+        skip, {"failures": [{"record_id": row[0]} for row in orphans], "state": RecordState.SKIPPED}
     )
-    await session.execute(skip, {"ids": [row[0] for row in orphans]})
+    await count_settled(
+        session,
+        import_id,
+        Counter(entity for _record_id, entity, _entity_id in orphans),
+        RecordState.WRITTEN,
+        RecordState.SKIPPED,
+    )
     return files
 
 
 async def skip_unneeded_nested(session: AsyncSession, import_id: uuid.UUID) -> None:
     """Skip the nested creations that only records failed before the writing started needed."""
-    await session.execute(text(UNNEEDED_NESTED), {"import_id": import_id})
+    skipped = (await session.scalars(text(UNNEEDED_NESTED), {"import_id": import_id})).all()
+    await count_settled(session, import_id, Counter(skipped), RecordState.PENDING, RecordState.SKIPPED)
 
 
 async def record_import_failure(session: AsyncSession, import_id: uuid.UUID, problem: Problem) -> None:

@@ -1,6 +1,7 @@
 """Prepare a committed import for the workers, once: resolve the references that were pending at push time
-(``deferReferences``), turn references into dependencies between staged records, and give every record its
-level. Levels come from what records reference, never from push order.
+(``deferReferences``), turn references into dependencies between staged records, give every record its
+level, and cut each level into the batches the runners claim. Levels come from what records reference,
+never from push order.
 
 A record's dependencies sit at higher levels than the record; levels are written from the highest down
 to 0. Unassigns and deletes get negative levels so that they run after every upsert, dependents first."""
@@ -74,7 +75,21 @@ SELECT EXISTS (
 )
 """
 
-ANALYZE_STAGED = "ANALYZE import_records (import_id, operation, entity, entity_id, action, state, level)"
+ANALYZE_STAGED = "ANALYZE import_records (import_id, operation, entity, entity_id, action, level)"
+
+# Each level cut into batches of consecutive records (in record order), leaving out what failed already.
+CUT_BATCHES = """
+INSERT INTO import_batches (import_id, level, first_record, last_record, records, state)
+SELECT :import_id, level, min(record_id), max(record_id), count(*), 'pending'
+FROM (
+    SELECT r.record_id, r.level,
+           (row_number() OVER (PARTITION BY r.level ORDER BY r.record_id) - 1) / :batch_size AS chunk
+    FROM import_records r
+    WHERE r.import_id = :import_id AND r.level < :max_depth
+      AND NOT EXISTS (SELECT 1 FROM import_record_outcomes o WHERE o.record_id = r.record_id)
+) AS unsettled
+GROUP BY level, chunk
+"""
 
 RAISE_LEVELS = """
 UPDATE import_records t SET level = s.level
@@ -88,10 +103,10 @@ WHERE t.record_id = s.depends_on AND t.level < s.level
 """
 
 
-async def prepare_import(session: AsyncSession, import_id: uuid.UUID) -> bool:
-    """Prepare the import unless that was done already. Runs in the caller's transaction, holding the
-    import's row lock so that a second worker waits and then finds it prepared. Returns False when the
-    import is not (or no longer) importing."""
+async def prepare_import(session: AsyncSession, import_id: uuid.UUID, batch_size: int) -> bool:
+    """Prepare the import unless that was done already, cutting its levels into batches of ``batch_size``
+    records. Runs in the caller's transaction, holding the import's row lock so that a second worker waits
+    and then finds it prepared. Returns False when the import is not (or no longer) importing."""
     import_ = await session.scalar(
         select(Import)
         .where(Import.id == import_id)
@@ -122,6 +137,9 @@ async def prepare_import(session: AsyncSession, import_id: uuid.UUID) -> bool:
         await fail_cycles(session, import_id)
     # Records failed already (a reference still unresolved, a cycle) need none of their nested creations.
     await skip_unneeded_nested(session, import_id)
+    await session.execute(
+        text(CUT_BATCHES), {"import_id": import_id, "batch_size": batch_size, "max_depth": MAX_DEPTH}
+    )
     # Records of a cycle, raised without end and failed, add no level.
     levels = await session.scalar(
         select(func.max(ImportRecord.level) + 1).where(
@@ -194,7 +212,9 @@ async def resolve_pending_references(session: AsyncSession, import_id: uuid.UUID
             if problems:
                 failed.append((record, problems))
         await session.flush()
-        await record_failures(session, import_id, {record.record_id: problems for record, problems in failed})
+        await record_failures(
+            session, import_id, {record.record_id: problems for record, problems in failed}, undo=False
+        )
 
 
 async def fail_cycles(session: AsyncSession, import_id: uuid.UUID) -> None:
@@ -214,5 +234,6 @@ async def fail_cycles(session: AsyncSession, import_id: uuid.UUID) -> None:
             record_id: [error("DEPENDENCY_CYCLE", "The record's references form a cycle", path)]
             for record_id, path in stuck
         },
+        undo=False,
     )
     logger.warning("dependency cycle", import_id=import_id.hex, records=len(stuck))

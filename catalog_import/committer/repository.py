@@ -1,24 +1,74 @@
-"""SQL of the workers: which level is next, claiming a batch of it, settling records, finishing, and the
-leases that tell a live worker's import from a dead one's."""
+"""SQL of the workers: claiming the next batch and reading its records, marking it done, the record counts,
+finishing, and the leases that tell a live worker's import from a dead one's."""
 
 import uuid
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, bindparam, delete, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.committer.writers.base import ClaimedRecord
-from catalog_import.models import Import, ImportBatch, ImportRecord, ImportStatus, RecordState, RunnerLease
+from catalog_import.models import (
+    BatchState,
+    Import,
+    ImportBatch,
+    ImportRecordCount,
+    ImportStatus,
+    RecordState,
+    RunnerLease,
+)
 
-CLAIM = """
-SELECT record_id, operation, entity, entity_id, action, path, root
-FROM import_records
-WHERE import_id = :import_id AND state = 'pending' AND level = :level AND record_id > :after
-ORDER BY record_id
-LIMIT :limit
+# The next batch of the highest level with batches left, that no other runner holds. A level is written
+# only once every batch above it is done: a level still held by others gives nothing, and its runner waits.
+CLAIM_BATCH = """
+SELECT b.id, b.level, b.first_record, b.last_record
+FROM import_batches b
+WHERE b.import_id = :import_id AND b.state = 'pending'
+  AND b.level = (SELECT max(p.level) FROM import_batches p
+                 WHERE p.import_id = :import_id AND p.state = 'pending')
+ORDER BY b.first_record
+LIMIT 1
 FOR UPDATE SKIP LOCKED
+"""
+
+# A batch's records still to write: those settled before it (failed when the commit was prepared, or
+# settled before an upgrade) have an outcome already.
+BATCH_RECORDS = """
+SELECT r.record_id, r.operation, r.entity, r.entity_id, r.action, r.path, r.root
+FROM import_records r
+WHERE r.import_id = :import_id AND r.level = :level AND r.record_id BETWEEN :first AND :last
+  AND NOT EXISTS (SELECT 1 FROM import_record_outcomes o WHERE o.record_id = r.record_id)
+ORDER BY r.record_id
+"""
+
+# The records of an abandoned import that are neither settled nor in a batch that is done: skipped.
+SKIP_UNSETTLED = """
+INSERT INTO import_record_outcomes (record_id, import_id, entity, state)
+SELECT r.record_id, r.import_id, r.entity, 'skipped'
+FROM import_records r
+WHERE r.import_id = :import_id
+  AND NOT EXISTS (SELECT 1 FROM import_record_outcomes o WHERE o.record_id = r.record_id)
+  AND NOT EXISTS (
+      SELECT 1 FROM import_batches b
+      WHERE b.import_id = r.import_id AND b.state = 'done' AND b.level = r.level
+        AND r.record_id BETWEEN b.first_record AND b.last_record)
+RETURNING entity
+"""
+
+# Every staged record of an import and its state, derived from the outcomes and the batches.
+RECORD_STATES = """
+SELECT r.record_id,
+       coalesce(o.state, CASE WHEN b.id IS NOT NULL THEN 'written' ELSE 'pending' END) AS state,
+       o.problems
+FROM import_records r
+LEFT JOIN import_record_outcomes o ON o.record_id = r.record_id
+LEFT JOIN import_batches b
+  ON b.import_id = r.import_id AND b.state = 'done' AND b.level = r.level
+ AND r.record_id BETWEEN b.first_record AND b.last_record
+WHERE r.import_id = :import_id
 """
 
 # Leases that ran out, given up (each to one caller, however many look at once): the imports still
@@ -45,41 +95,75 @@ SELECT :import_id, entity, state, sum(records) FROM changes GROUP BY entity, sta
 """
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedBatch:
+    id: int
+    level: int
+    first_record: int
+    last_record: int
+
+
 class CommitRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def current_level(self, import_id: uuid.UUID) -> int | None:
-        """The highest level with records not settled yet (some may be in another worker's hands)."""
-        return await self.session.scalar(
-            select(func.max(ImportRecord.level)).where(
-                ImportRecord.import_id == import_id, ImportRecord.state == RecordState.PENDING
+    async def claim_batch(self, import_id: uuid.UUID) -> ClaimedBatch | None:
+        """Lock the next batch to write (see ``CLAIM_BATCH``); None when there is none or when every batch
+        of the current level is in other runners' hands."""
+        row = (await self.session.execute(text(CLAIM_BATCH), {"import_id": import_id})).one_or_none()
+        return ClaimedBatch(*row) if row else None
+
+    async def has_pending_batches(self, import_id: uuid.UUID) -> bool:
+        return bool(
+            await self.session.scalar(
+                select(
+                    select(ImportBatch.id)
+                    .where(ImportBatch.import_id == import_id, ImportBatch.state == BatchState.PENDING)
+                    .exists()
+                )
             )
         )
 
-    async def claim(
-        self, import_id: uuid.UUID, level: int, limit: int, after: int = 0
+    async def batch_records(
+        self, import_id: uuid.UUID, batch: ClaimedBatch
     ) -> list[tuple[str, ClaimedRecord]]:
-        """Lock up to ``limit`` pending records of ``level`` after record ``after`` that no other worker
-        holds, in record order."""
+        """The records of a claimed batch still to write, in record order, with their operations."""
         result = await self.session.execute(
-            text(CLAIM), {"import_id": import_id, "level": level, "limit": limit, "after": after}
+            text(BATCH_RECORDS),
+            {
+                "import_id": import_id,
+                "level": batch.level,
+                "first": batch.first_record,
+                "last": batch.last_record,
+            },
         )
         return [
             (operation, ClaimedRecord(record_id, entity, entity_id, action, path, root))
             for record_id, operation, entity, entity_id, action, path, root in result
         ]
 
-    async def mark_written(self, record_ids: Sequence[int]) -> None:
-        if record_ids:
-            statement = text(
-                "UPDATE import_records SET state = 'written' WHERE record_id = ANY(:ids)"
-            ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
-            await self.session.execute(statement, {"ids": list(record_ids)})
+    async def mark_batch_done(self, batch_id: int, records: int) -> None:
+        """Mark a batch done (in its transaction), with how many records it settled."""
+        await self.session.execute(
+            update(ImportBatch)
+            .where(ImportBatch.id == batch_id)
+            .values(state=BatchState.DONE, records=records, written_at=func.clock_timestamp())
+        )
 
-    async def record_batch(self, import_id: uuid.UUID, records: int) -> None:
-        """Note a batch written (in its transaction) and how many records it settled."""
-        await self.session.execute(insert(ImportBatch).values(import_id=import_id, records=records))
+    async def count_changes(self, import_id: uuid.UUID, changes: Mapping[tuple[str, str], int]) -> None:
+        """Add changes in the import's record counts per (entity, state)."""
+        rows = [
+            {"import_id": import_id, "entity": entity, "state": state, "records": change}
+            for (entity, state), change in sorted(changes.items())
+            if change
+        ]
+        if rows:
+            await self.session.execute(insert(ImportRecordCount), rows)
+
+    async def record_states(self, import_id: uuid.UUID) -> dict[int, tuple[str, list[dict[str, Any]] | None]]:
+        """Each staged record's state (pending, written, failed, skipped) and problems."""
+        result = await self.session.execute(text(RECORD_STATES), {"import_id": import_id})
+        return {record_id: (state, problems) for record_id, state, problems in result}
 
     async def heartbeat(self, import_id: uuid.UUID) -> None:
         await self.session.execute(
@@ -143,11 +227,18 @@ class CommitRepository:
         """Give up the leases that ran out; the importing imports left without a live one."""
         return list((await self.session.scalars(text(TAKE_EXPIRED_LEASES))).all())
 
-    async def skip_pending(self, import_id: uuid.UUID) -> None:
+    async def skip_unsettled(self, import_id: uuid.UUID) -> None:
+        """Skip what is left of an abandoned import: its records not settled, and its pending batches."""
+        skipped = Counter((await self.session.scalars(text(SKIP_UNSETTLED), {"import_id": import_id})).all())
+        changes: dict[tuple[str, str], int] = {}
+        for entity, records in skipped.items():
+            changes[(entity, RecordState.PENDING)] = -records
+            changes[(entity, RecordState.SKIPPED)] = records
+        await self.count_changes(import_id, changes)
         await self.session.execute(
-            update(ImportRecord)
-            .where(ImportRecord.import_id == import_id, ImportRecord.state == RecordState.PENDING)
-            .values(state=RecordState.SKIPPED)
+            update(ImportBatch)
+            .where(ImportBatch.import_id == import_id, ImportBatch.state == BatchState.PENDING)
+            .values(state=BatchState.SKIPPED)
         )
 
 

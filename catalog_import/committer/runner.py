@@ -1,17 +1,20 @@
 """Run a committed import: prepare it once, then write it level by level in batches until nothing is left.
 
 Any number of runners (jobs, on any number of workers) may work on one import at the same time. Each batch
-is claimed with ``FOR UPDATE SKIP LOCKED`` and written in one transaction together with the state of its
-records, so a runner killed at any moment loses nothing and nothing is written twice: its transaction
-rolls back, its records become claimable again, and whoever runs next resumes where it stopped."""
+(cut when the commit was prepared) is claimed with ``FOR UPDATE SKIP LOCKED`` and written in one
+transaction that also marks it done, records the outcomes of its records that have something to say and
+counts them, so a runner killed at any moment loses nothing and nothing is written twice: its transaction
+rolls back, the batch becomes claimable again, and whoever runs next resumes where it stopped. The staged
+records themselves are only read."""
 
 import asyncio
 import random
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 import structlog
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -19,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog_import import metrics
 from catalog_import.committer.failures import (
+    count_settled,
     dependency_problems,
     record_import_failure,
     report_failures,
@@ -30,6 +34,7 @@ from catalog_import.committer.writers import WRITERS
 from catalog_import.committer.writers.base import ClaimedRecord, Problems, WriteContext, database_problem
 from catalog_import.media.repository import MediaFileRepository
 from catalog_import.media.services import MediaServices
+from catalog_import.models import RecordState
 from catalog_import.problems import Problem, Severity
 from catalog_import.webhooks import service as webhooks
 
@@ -46,6 +51,15 @@ MAX_CONFLICTS_IN_A_ROW = 20
 
 def is_lock_conflict(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) in LOCK_CONFLICTS
+
+
+class Progress(Enum):
+    """What claiming the next batch came to."""
+
+    WROTE = "a batch was written"
+    # Every batch left of the current level is in other runners' hands.
+    WAIT = "wait for the level"
+    FINISHED = "nothing left"
 
 
 @dataclass(frozen=True)
@@ -70,10 +84,6 @@ class ImportRunner:
         self.media = media
         self.log = logger.bind(import_id=import_id.hex)
         self._last_heartbeat = 0.0
-        # The last record claimed per level. Records are claimed in record order, and the index entries of
-        # those written stay behind until vacuum: a claim starting from the first record of the level
-        # would walk over all of them, every batch.
-        self._claimed_up_to: dict[int, int] = {}
         self._categories_list_products = True
 
     async def run(self) -> bool:
@@ -84,13 +94,13 @@ class ImportRunner:
 
     async def _run(self) -> bool:
         async with self.session_factory() as session, session.begin():
-            if not await prepare_import(session, self.import_id):
+            if not await prepare_import(session, self.import_id, self.options.batch_size):
                 return False
             self._categories_list_products = await categories_list_products(session, self.import_id)
         conflicts = 0
         while True:
             try:
-                level, claimed = await self._write_next_batch()
+                progress = await self._write_next_batch()
             except DBAPIError as exc:
                 conflicts += 1
                 if not is_lock_conflict(exc) or conflicts > MAX_CONFLICTS_IN_A_ROW:
@@ -102,10 +112,10 @@ class ImportRunner:
                 await asyncio.sleep(random.uniform(0.01, 0.05) * conflicts)  # noqa: S311 (jitter)
                 continue
             conflicts = 0
-            if claimed:
+            if progress is Progress.WROTE:
                 await self._heartbeat()
                 continue
-            if level is not None:
+            if progress is Progress.WAIT:
                 # Everything left at this level is being written by other runners.
                 await asyncio.sleep(self.options.wait_seconds)
                 continue
@@ -117,8 +127,8 @@ class ImportRunner:
                 self.log.info("import done")
             return finished
 
-    async def _write_next_batch(self) -> tuple[int | None, int]:
-        """Claim and write one batch of the highest unsettled level: (that level, records claimed)."""
+    async def _write_next_batch(self) -> Progress:
+        """Claim and write the next batch."""
         context = WriteContext(media=self.media, categories_list_products=self._categories_list_products)
         # Log lines while a batch is written carry its id and, once claimed, its level (``batch_level``).
         with structlog.contextvars.bound_contextvars(batch_id=uuid.uuid4().hex[:12]):
@@ -130,26 +140,22 @@ class ImportRunner:
                 await self._release_unused_files(context.touched_files)
                 structlog.contextvars.unbind_contextvars("batch_level")
 
-    async def _write_batch(self, context: WriteContext) -> tuple[int | None, int]:
+    async def _write_batch(self, context: WriteContext) -> Progress:
         async with self.session_factory() as session, session.begin():
             repository = CommitRepository(session)
-            level = await repository.current_level(self.import_id)
-            if level is None:
-                return None, 0
-            after = self._claimed_up_to.get(level, 0)
-            claimed = await repository.claim(self.import_id, level, self.options.batch_size, after)
-            if not claimed and after:
-                # Records before the cursor may be claimable again: another runner's batch rolled back.
-                claimed = await repository.claim(self.import_id, level, self.options.batch_size)
-            if not claimed:
-                return level, 0
-            self._claimed_up_to[level] = max(record.record_id for _operation, record in claimed)
+            batch = await repository.claim_batch(self.import_id)
+            if batch is None:
+                # Nothing left, or the rest of the level in other runners' hands.
+                pending = await repository.has_pending_batches(self.import_id)
+                return Progress.WAIT if pending else Progress.FINISHED
+            level = batch.level
             structlog.contextvars.bind_contextvars(batch_level=level)
             started = time.perf_counter()
+            claimed = await repository.batch_records(self.import_id, batch)
             records = [record for _operation, record in claimed]
             entities = {r.record_id: r.entity for r in records}
             # Problems from dependencies: errors stop a record, warnings go along with it.
-            problems = await dependency_problems(session, records)
+            problems = await dependency_problems(session, self.import_id, records)
             groups: dict[tuple[str, str], list[ClaimedRecord]] = defaultdict(list)
             for operation, record in claimed:
                 if not any(p.is_error for p in problems.get(record.record_id, ())):
@@ -164,11 +170,12 @@ class ImportRunner:
             failed = {rid: p for rid, p in problems.items() if any(x.is_error for x in p)}
             skipped = {rid: p for rid, p in problems.items() if rid in not_written and rid not in failed}
             warned = {rid: p for rid, p in problems.items() if rid not in not_written}
-            context.touched_files |= await settle_records(session, failed, entities)
-            await settle_records(session, skipped, entities, state="skipped")
-            await settle_records(session, warned, entities, state="written")
-            await repository.mark_written([r.record_id for r in records if r.record_id not in not_written])
-            await repository.record_batch(self.import_id, len(records))
+            context.touched_files |= await settle_records(session, self.import_id, failed, entities)
+            await settle_records(session, self.import_id, skipped, entities, state=RecordState.SKIPPED)
+            await settle_records(session, self.import_id, warned, entities, state=RecordState.WRITTEN)
+            written = Counter(r.entity for r in records if r.record_id not in problems)
+            await count_settled(session, self.import_id, written, RecordState.PENDING, RecordState.WRITTEN)
+            await repository.mark_batch_done(batch.id, len(records))
             await report_failures(session, self.import_id, {**failed, **skipped, **warned}, entities)
             self.log.debug(
                 "batch written",
@@ -185,7 +192,7 @@ class ImportRunner:
             time.perf_counter() - started,
             ((record.entity, operation, state(record.record_id)) for operation, record in claimed),
         )
-        return level, len(records)
+        return Progress.WROTE
 
     async def _write_group(
         self,
@@ -239,7 +246,7 @@ async def abandon_import(
     """End an import that cannot be continued: what is left is skipped, and a critical failure says why."""
     async with session_factory() as session, session.begin():
         repository = CommitRepository(session)
-        await repository.skip_pending(import_id)
+        await repository.skip_unsettled(import_id)
         await record_import_failure(
             session, import_id, Problem("IMPORT_FAILED", reason, "", Severity.CRITICAL, "import")
         )

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_import.models import ImportBatch, ImportFailure, Integration
+from catalog_import.models import BatchState, ImportBatch, ImportFailure, Integration
 
 TIME_SPAN = """
 SELECT i.commit_time, coalesce(i.end_time, now()) FROM imports i
@@ -62,7 +62,11 @@ class DashboardRepository:
         """The batches written so far, in the order they were written."""
         rows = await self.session.execute(
             select(ImportBatch.records, ImportBatch.written_at)
-            .where(ImportBatch.import_id == import_id)
-            .order_by(ImportBatch.id)
+            .where(
+                ImportBatch.import_id == import_id,
+                ImportBatch.state == BatchState.DONE,
+                ImportBatch.written_at.is_not(None),
+            )
+            .order_by(ImportBatch.written_at, ImportBatch.id)
         )
-        return [SettledBatch(records, at) for records, at in rows]
+        return [SettledBatch(records, at) for records, at in rows if at is not None]

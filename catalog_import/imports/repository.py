@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_import.imports.flatten import StagedRecord
 from catalog_import.models import (
     INITIAL_LEVEL_SQL,
+    BatchState,
     Import,
+    ImportBatch,
     ImportFailure,
     ImportRecord,
     ImportRecordCount,
@@ -27,10 +29,9 @@ from catalog_import.problems import Severity
 # Only a constant is interpolated.
 STAGE_RECORDS = f"""
 INSERT INTO import_records AS r
-    (import_id, operation, entity, entity_id, action, natural_key, root, path, batch, payload, refs, level,
-     state)
+    (import_id, operation, entity, entity_id, action, natural_key, root, path, batch, payload, refs, level)
 SELECT :import_id, s.operation, s.entity, s.entity_id, s.action, s.natural_key, s.root, s.path, :batch,
-       s.payload::jsonb, s.refs::jsonb, {INITIAL_LEVEL_SQL}, 'pending'
+       s.payload::jsonb, s.refs::jsonb, {INITIAL_LEVEL_SQL}
 FROM unnest(
     CAST(:operations AS text[]), CAST(:entities AS text[]), CAST(:entity_ids AS uuid[]),
     CAST(:actions AS text[]), CAST(:natural_keys AS text[]), CAST(:roots AS boolean[]),
@@ -163,7 +164,8 @@ class ImportRepository:
     # -- status -----------------------------------------------------------------------------------------
     async def counts(self, import_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RecordCounts]:
         """Progress, totals and webhook deliveries of several imports. The records are not counted one by
-        one: the triggers on them keep their counts per entity and state in ``import_record_counts``."""
+        one: their counts per entity and state are kept in ``import_record_counts``, pending ones by the
+        triggers on the staged records, settled ones by the committer."""
         rows = await self.session.execute(
             select(
                 ImportRecordCount.import_id,
@@ -174,10 +176,10 @@ class ImportRepository:
             .where(ImportRecordCount.import_id.in_(import_ids))
             .group_by(ImportRecordCount.import_id, ImportRecordCount.entity, ImportRecordCount.state)
         )
-        # The highest level with pending records: the first entry of the work index, one per import.
+        # The highest level with batches left to write: the first entry of the pending batches' index.
         pending = (
-            select(func.max(ImportRecord.level))
-            .where(ImportRecord.import_id == ImportIds.c.id, ImportRecord.state == RecordState.PENDING)
+            select(func.max(ImportBatch.level))
+            .where(ImportBatch.import_id == ImportIds.c.id, ImportBatch.state == BatchState.PENDING)
             .scalar_subquery()
         )
         levels: dict[uuid.UUID, int | None] = dict(

@@ -1,5 +1,6 @@
-"""The intermediate store: imports, their staged records (with level, state and references), the
-dependencies between records computed at commit, and the failures reported per root record."""
+"""The intermediate store: imports, their staged records (with level and references), the dependencies
+between records and the batches computed at commit, what records came to, and the failures reported per
+root record."""
 
 import uuid
 from datetime import datetime
@@ -111,7 +112,7 @@ class ImportRecord(Base):
     __table_args__ = (
         UniqueConstraint("import_id", "operation", "entity", "entity_id"),
         Index("ix_import_records_natural_key", "import_id", "entity", "natural_key"),
-        Index("ix_import_records_work", "import_id", "state", "level", "record_id"),
+        Index("ix_import_records_level", "import_id", "level", "record_id"),
     )
 
     record_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -132,9 +133,23 @@ class ImportRecord(Base):
     # References to other entities: [{"entity", "path", "id" | "key", "nested"}]; "key" when still pending.
     refs: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     level: Mapped[int] = mapped_column(SmallInteger, default=0)
-    # Problems of a record that failed at commit; a root record's failure quotes its nested records' ones.
+
+
+class ImportRecordOutcome(Base):
+    """What a staged record came to at commit, when there is something to say: failed, skipped, or written
+    with warnings. A record without an outcome is pending until its batch is done, and written after."""
+
+    __tablename__ = "import_record_outcomes"
+    __table_args__ = (Index("ix_import_record_outcomes_import_id_state", "import_id", "state"),)
+
+    record_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("import_records.record_id", ondelete="CASCADE"), primary_key=True
+    )
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"))
+    entity: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    # The record's problems; a root record's failure quotes its nested records' ones.
     problems: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
-    state: Mapped[str] = mapped_column(String(16), default=RecordState.PENDING)
 
 
 class RecordDependency(Base):
@@ -153,18 +168,40 @@ class RecordDependency(Base):
     nested: Mapped[bool] = mapped_column(Boolean)
 
 
+class BatchState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    # Left unwritten: the import was abandoned.
+    SKIPPED = "skipped"
+
+
 class ImportBatch(Base):
-    """A batch of an import's commit, written in the batch's own transaction: how many records it
-    settled and when, for throughput over time without reading the records again."""
+    """A batch of a committed import: a range of staged records of one level, cut when the commit is
+    prepared, claimed by one runner at a time, and marked done in the transaction that writes it."""
 
     __tablename__ = "import_batches"
-    __table_args__ = (Index("ix_import_batches_import_id_id", "import_id", "id"),)
+    __table_args__ = (
+        Index("ix_import_batches_import_id_id", "import_id", "id"),
+        Index(
+            "ix_import_batches_pending",
+            "import_id",
+            "level",
+            "first_record",
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"))
+    # Null for batches written before batches were cut in advance.
+    level: Mapped[int | None] = mapped_column(SmallInteger)
+    first_record: Mapped[int | None] = mapped_column(BigInteger)
+    last_record: Mapped[int | None] = mapped_column(BigInteger)
+    # The records of the batch: when cut, those to write; once done, those it settled.
     records: Mapped[int] = mapped_column(Integer)
-    # When the batch was written, just before its transaction commits (not when it began).
-    written_at: Mapped[datetime] = mapped_column(server_default=text("clock_timestamp()"))
+    state: Mapped[str] = mapped_column(String(16), default=BatchState.PENDING)
+    # When the batch was written, just before its transaction committed (not when it began).
+    written_at: Mapped[datetime | None]
 
 
 class RunnerLease(Base):
@@ -180,8 +217,9 @@ class RunnerLease(Base):
 
 
 class ImportRecordCount(Base):
-    """A change in how many records of an import are in one entity and state, added by the triggers on
-    ``import_records`` for every statement that changed some (migration 0011): their sum is the count."""
+    """A change in how many records of an import are in one entity and state: staged records are counted
+    pending by the triggers on ``import_records`` (migrations 0011, 0014), what they come to by the
+    committer with their outcomes. The sum of the rows is the count."""
 
     __tablename__ = "import_record_counts"
     __table_args__ = (Index("ix_import_record_counts_import_id", "import_id"),)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from catalog_import.committer.repository import CommitRepository
 from catalog_import.models import ImportRecord
 from tests.factories import Api
 
@@ -27,13 +28,23 @@ class StagedRow:
 
 async def staged_rows(api: Api, import_id: str) -> list[StagedRow]:
     async with api.session_factory() as session:
+        states = await CommitRepository(session).record_states(uuid.UUID(import_id))
         records = await session.scalars(
             select(ImportRecord)
             .where(ImportRecord.import_id == uuid.UUID(import_id))
             .order_by(ImportRecord.record_id)
         )
         return [
-            StagedRow(r.operation, r.entity, r.entity_id.hex, r.natural_key, r.root, r.path, r.level, r.state)
+            StagedRow(
+                r.operation,
+                r.entity,
+                r.entity_id.hex,
+                r.natural_key,
+                r.root,
+                r.path,
+                r.level,
+                states[r.record_id][0],
+            )
             for r in records
         ]
 

@@ -4,12 +4,11 @@ and whoever runs next finishes it without writing anything twice."""
 import asyncio
 import uuid
 from collections import Counter
-from typing import Any
 
 import pytest
 
 from catalog_import.committer.repository import CommitRepository
-from catalog_import.committer.runner import ImportRunner, RunnerOptions
+from catalog_import.committer.runner import ImportRunner, Progress, RunnerOptions
 from tests.committer.support import all_items, category, staged_rows
 from tests.factories import Api, product
 from tests.images import IMAGES
@@ -52,29 +51,29 @@ class CrashAfterBatches(ImportRunner):
         )
         self.batches_left = batches
 
-    async def _write_next_batch(self) -> tuple[int | None, int]:
-        level, claimed = await super()._write_next_batch()
-        if claimed:
+    async def _write_next_batch(self) -> Progress:
+        progress = await super()._write_next_batch()
+        if progress is Progress.WROTE:
             self.batches_left -= 1
             if self.batches_left == 0:
                 raise Crash()
-        return level, claimed
+        return progress
 
 
 def crash_while_settling_batch(monkeypatch: pytest.MonkeyPatch, batch: int) -> None:
-    """Make the runners die in the middle of their ``batch``-th batch: its catalog rows are written, its
-    records not yet marked."""
-    mark_written = CommitRepository.mark_written
+    """Make the runners die in the middle of their ``batch``-th batch: its catalog rows are written, the
+    batch not yet marked done."""
+    mark_batch_done = CommitRepository.mark_batch_done
     calls = 0
 
-    async def crashing(self: CommitRepository, record_ids: Any) -> None:
+    async def crashing(self: CommitRepository, batch_id: int, records: int) -> None:
         nonlocal calls
         calls += 1
         if calls == batch:
             raise Crash()
-        await mark_written(self, record_ids)
+        await mark_batch_done(self, batch_id, records)
 
-    monkeypatch.setattr(CommitRepository, "mark_written", crashing)
+    monkeypatch.setattr(CommitRepository, "mark_batch_done", crashing)
 
 
 async def committed_import(api: Api) -> str:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from catalog_import.committer.repository import RECORD_STATES
 from catalog_import.embedded import free_port, redis_server_command, wait_for_redis
 from tests.factories import Api
 
@@ -285,8 +286,10 @@ class Database:
 
     async def record_states(self, import_id: str) -> dict[tuple[str, str], int]:
         """Staged records of an import by (entity, state)."""
+        states = RECORD_STATES.replace(":import_id", "$1")
         rows = await self.fetch(
-            "SELECT entity, state, count(*) FROM import_records WHERE import_id = $1 GROUP BY 1, 2",
+            f"SELECT r.entity, s.state, count(*) FROM ({states}) AS s "  # noqa: S608 (a constant)
+            "JOIN import_records r ON r.record_id = s.record_id GROUP BY 1, 2",
             uuid.UUID(import_id),
         )
         return {(row[0], row[1]): row[2] for row in rows}

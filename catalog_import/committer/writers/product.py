@@ -197,7 +197,13 @@ FROM import_records c
 CROSS JOIN LATERAL jsonb_array_elements_text(c.payload->'productIds') AS listed(product_hex)
 JOIN batch ON batch.product_hex = listed.product_hex
 WHERE c.import_id = (SELECT import_id FROM batch LIMIT 1) AND c.entity = 'category'
-  AND c.operation = 'upsert' AND c.state = 'written' AND c.payload ? 'productIds'
+  AND c.operation = 'upsert' AND c.payload ? 'productIds'
+  AND EXISTS (
+      SELECT 1 FROM import_batches b
+      WHERE b.import_id = c.import_id AND b.state = 'done' AND b.level = c.level
+        AND c.record_id BETWEEN b.first_record AND b.last_record)
+  AND NOT EXISTS (
+      SELECT 1 FROM import_record_outcomes o WHERE o.record_id = c.record_id AND o.state IN ('failed', 'skipped'))
 ON CONFLICT DO NOTHING
 """
 
