@@ -231,10 +231,12 @@ class TestOpenApi:
         for operation in openapi["paths"][path].values():
             assert not operation.get("security")
 
-    async def test_token_request_may_be_json_or_form(self, openapi: dict[str, Any]) -> None:
+    async def test_token_request_is_documented_as_json(self, openapi: dict[str, Any]) -> None:
+        # Form bodies stay accepted (tests/auth), but one documented body lets generators call it.
         content = openapi["paths"]["/api/oauth/token"]["post"]["requestBody"]["content"]
 
-        assert {"application/json", "application/x-www-form-urlencoded"} <= set(content)
+        assert set(content) == {"application/json"}
+        assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/TokenRequest"}
 
     async def test_protected_operations_document_the_401(self, openapi: dict[str, Any]) -> None:
         missing = [

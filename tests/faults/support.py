@@ -250,6 +250,10 @@ class Locker:
         """Run a locking query in the transaction; the number of rows it locked."""
         return len(await self.connection.fetch(query, *args))
 
+    async def hold(self, statement: str) -> None:
+        """Take a lock (``LOCK TABLE …``) in the transaction."""
+        await self.connection.execute(statement)
+
     async def release(self) -> None:
         if not self.connection.is_closed():
             await self.connection.execute("ROLLBACK")

@@ -25,11 +25,9 @@ pytestmark = pytest.mark.faults
 
 FAULT_LINE = "Fault line"
 LOCK_CATEGORY = "SELECT id FROM categories WHERE name = $1 AND parent_id IS NULL FOR UPDATE"
-# KEY SHARE lets the worker prepare the import (it updates the records' levels, no key column) but keeps
-# it from claiming them (FOR UPDATE SKIP LOCKED passes them over).
-LOCK_PRODUCT_RECORDS = (
-    "SELECT record_id FROM import_records WHERE import_id = $1 AND entity = 'product' FOR KEY SHARE"
-)
+# The worker prepares the import and writes the levels above the products, then waits for this lock to
+# insert the products, with the batch of products claimed and not done.
+HOLD_PRODUCTS = "LOCK TABLE products IN SHARE MODE"
 
 
 def numbered(prefix: str, count: int) -> list[str]:
@@ -184,10 +182,10 @@ async def test_killed_between_levels(
     assert not (await api.push(import_id, body))["containsErrors"]
     locker = await Locker.open(database.url)
     try:
-        assert await locker.lock(LOCK_PRODUCT_RECORDS, uuid.UUID(import_id)) == 40
+        await locker.hold(HOLD_PRODUCTS)
         await api.commit(import_id)
         # Levels 2 (the root category) and 1 (the shelves, the tax) are written; level 0 (the products) is
-        # not started, its records are all held by the test.
+        # claimed but waits for the products table the test holds.
         between = {("category", "written"): 6, ("tax", "written"): 1, ("product", "pending"): 40}
         await eventually(
             lambda: _states_are(database, import_id, between), "the worker to reach the last level"
