@@ -71,7 +71,7 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="Longest time a push body may take to arrive (408 BODY_TIMEOUT)."
     )
 
-    commit_batch_size: int = Field(default=1000, ge=1, le=10_000)
+    commit_batch_size: int = Field(default=2500, ge=1, le=10_000)
     commit_jobs_per_import: int = Field(
         default=2, ge=1, le=64, description="Jobs queued per committed import; idle workers share them."
     )

@@ -64,7 +64,7 @@ class Progress(Enum):
 
 @dataclass(frozen=True)
 class RunnerOptions:
-    batch_size: int = 1000
+    batch_size: int = 2500
     # How long to wait for batches of the current level that other runners hold before looking again.
     wait_seconds: float = 0.1
     heartbeat_seconds: float = 1.0

@@ -203,7 +203,8 @@ WHERE c.import_id = (SELECT import_id FROM batch LIMIT 1) AND c.entity = 'catego
       WHERE b.import_id = c.import_id AND b.state = 'done' AND b.level = c.level
         AND c.record_id BETWEEN b.first_record AND b.last_record)
   AND NOT EXISTS (
-      SELECT 1 FROM import_record_outcomes o WHERE o.record_id = c.record_id AND o.state IN ('failed', 'skipped'))
+      SELECT 1 FROM import_record_outcomes o
+      WHERE o.record_id = c.record_id AND o.state IN ('failed', 'skipped'))
 ON CONFLICT DO NOTHING
 """
 
