@@ -209,21 +209,10 @@ async def settle_records(
     settled = (
         await session.scalars(statement, {"failures": failure_rows(problems, entities), "state": state})
     ).all()
-    await count_settled(session, import_id, Counter(settled), RecordState.PENDING, state)
+    await CommitRepository(session).count_moved(import_id, Counter(settled), RecordState.PENDING, state)
     if state != RecordState.FAILED or not undo:
         return set()
     return await undo_nested(session, import_id, list(problems))
-
-
-async def count_settled(
-    session: AsyncSession, import_id: uuid.UUID, by_entity: Mapping[str, int], before: str, after: str
-) -> None:
-    """Count records of each entity moved from state ``before`` to ``after``."""
-    changes: dict[tuple[str, str], int] = {}
-    for entity, records in by_entity.items():
-        changes[(entity, before)] = -records
-        changes[(entity, after)] = records
-    await CommitRepository(session).count_changes(import_id, changes)
 
 
 async def report_failures(
@@ -267,8 +256,7 @@ async def undo_nested(session: AsyncSession, import_id: uuid.UUID, failed_ids: l
     await session.execute(
         skip, {"failures": [{"record_id": row[0]} for row in orphans], "state": RecordState.SKIPPED}
     )
-    await count_settled(
-        session,
+    await CommitRepository(session).count_moved(
         import_id,
         Counter(entity for _record_id, entity, _entity_id in orphans),
         RecordState.WRITTEN,
@@ -280,7 +268,9 @@ async def undo_nested(session: AsyncSession, import_id: uuid.UUID, failed_ids: l
 async def skip_unneeded_nested(session: AsyncSession, import_id: uuid.UUID) -> None:
     """Skip the nested creations that only records failed before the writing started needed."""
     skipped = (await session.scalars(text(UNNEEDED_NESTED), {"import_id": import_id})).all()
-    await count_settled(session, import_id, Counter(skipped), RecordState.PENDING, RecordState.SKIPPED)
+    await CommitRepository(session).count_moved(
+        import_id, Counter(skipped), RecordState.PENDING, RecordState.SKIPPED
+    )
 
 
 async def record_import_failure(session: AsyncSession, import_id: uuid.UUID, problem: Problem) -> None:

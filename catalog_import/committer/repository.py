@@ -5,7 +5,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,7 @@ from catalog_import.models import (
     ImportStatus,
     RecordState,
     RunnerLease,
+    in_done_batch,
 )
 
 # The next batch of the highest level with batches left, that no other runner holds. A level is written
@@ -45,31 +46,25 @@ ORDER BY r.record_id
 """
 
 # The records of an abandoned import that are neither settled nor in a batch that is done: skipped.
-SKIP_UNSETTLED = """
+SKIP_UNSETTLED = f"""
 INSERT INTO import_record_outcomes (record_id, import_id, entity, state)
 SELECT r.record_id, r.import_id, r.entity, 'skipped'
 FROM import_records r
 WHERE r.import_id = :import_id
   AND NOT EXISTS (SELECT 1 FROM import_record_outcomes o WHERE o.record_id = r.record_id)
-  AND NOT EXISTS (
-      SELECT 1 FROM import_batches b
-      WHERE b.import_id = r.import_id AND b.state = 'done' AND b.level = r.level
-        AND r.record_id BETWEEN b.first_record AND b.last_record)
+  AND NOT {in_done_batch("r")}
 RETURNING entity
-"""
+"""  # noqa: S608 (only a constant is interpolated)
 
 # Every staged record of an import and its state, derived from the outcomes and the batches.
-RECORD_STATES = """
-SELECT r.record_id,
-       coalesce(o.state, CASE WHEN b.id IS NOT NULL THEN 'written' ELSE 'pending' END) AS state,
+RECORD_STATES = f"""
+SELECT r.record_id, r.entity,
+       coalesce(o.state, CASE WHEN {in_done_batch("r")} THEN 'written' ELSE 'pending' END) AS state,
        o.problems
 FROM import_records r
 LEFT JOIN import_record_outcomes o ON o.record_id = r.record_id
-LEFT JOIN import_batches b
-  ON b.import_id = r.import_id AND b.state = 'done' AND b.level = r.level
- AND r.record_id BETWEEN b.first_record AND b.last_record
 WHERE r.import_id = :import_id
-"""
+"""  # noqa: S608 (only a constant is interpolated)
 
 # Leases that ran out, given up (each to one caller, however many look at once): the imports still
 # importing that no live lease is left on are those whose workers are gone.
@@ -101,6 +96,12 @@ class ClaimedBatch:
     level: int
     first_record: int
     last_record: int
+
+
+class StagedRecordState(NamedTuple):
+    entity: str
+    state: str
+    problems: list[dict[str, Any]] | None
 
 
 class CommitRepository:
@@ -150,20 +151,23 @@ class CommitRepository:
             .values(state=BatchState.DONE, records=records, written_at=func.clock_timestamp())
         )
 
-    async def count_changes(self, import_id: uuid.UUID, changes: Mapping[tuple[str, str], int]) -> None:
-        """Add changes in the import's record counts per (entity, state)."""
+    async def count_moved(
+        self, import_id: uuid.UUID, by_entity: Mapping[str, int], before: str, after: str
+    ) -> None:
+        """Count records of each entity moved from state ``before`` to ``after``."""
         rows = [
             {"import_id": import_id, "entity": entity, "state": state, "records": change}
-            for (entity, state), change in sorted(changes.items())
-            if change
+            for entity, records in sorted(by_entity.items())
+            if records
+            for state, change in ((before, -records), (after, records))
         ]
         if rows:
             await self.session.execute(insert(ImportRecordCount), rows)
 
-    async def record_states(self, import_id: uuid.UUID) -> dict[int, tuple[str, list[dict[str, Any]] | None]]:
-        """Each staged record's state (pending, written, failed, skipped) and problems."""
+    async def record_states(self, import_id: uuid.UUID) -> dict[int, "StagedRecordState"]:
+        """Each staged record's entity, state (pending, written, failed, skipped) and problems."""
         result = await self.session.execute(text(RECORD_STATES), {"import_id": import_id})
-        return {record_id: (state, problems) for record_id, state, problems in result}
+        return {record_id: StagedRecordState(*rest) for record_id, *rest in result}
 
     async def heartbeat(self, import_id: uuid.UUID) -> None:
         await self.session.execute(
@@ -229,12 +233,8 @@ class CommitRepository:
 
     async def skip_unsettled(self, import_id: uuid.UUID) -> None:
         """Skip what is left of an abandoned import: its records not settled, and its pending batches."""
-        skipped = Counter((await self.session.scalars(text(SKIP_UNSETTLED), {"import_id": import_id})).all())
-        changes: dict[tuple[str, str], int] = {}
-        for entity, records in skipped.items():
-            changes[(entity, RecordState.PENDING)] = -records
-            changes[(entity, RecordState.SKIPPED)] = records
-        await self.count_changes(import_id, changes)
+        skipped = (await self.session.scalars(text(SKIP_UNSETTLED), {"import_id": import_id})).all()
+        await self.count_moved(import_id, Counter(skipped), RecordState.PENDING, RecordState.SKIPPED)
         await self.session.execute(
             update(ImportBatch)
             .where(ImportBatch.import_id == import_id, ImportBatch.state == BatchState.PENDING)

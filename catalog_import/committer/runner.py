@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog_import import metrics
 from catalog_import.committer.failures import (
-    count_settled,
     dependency_problems,
     record_import_failure,
     report_failures,
@@ -174,7 +173,7 @@ class ImportRunner:
             await settle_records(session, self.import_id, skipped, entities, state=RecordState.SKIPPED)
             await settle_records(session, self.import_id, warned, entities, state=RecordState.WRITTEN)
             written = Counter(r.entity for r in records if r.record_id not in problems)
-            await count_settled(session, self.import_id, written, RecordState.PENDING, RecordState.WRITTEN)
+            await repository.count_moved(self.import_id, written, RecordState.PENDING, RecordState.WRITTEN)
             await repository.mark_batch_done(batch.id, len(records))
             await report_failures(session, self.import_id, {**failed, **skipped, **warned}, entities)
             self.log.debug(

@@ -36,6 +36,7 @@ from catalog_import.models.staging import (
     RunnerLease,
     WebhookDelivery,
     WebhookState,
+    in_done_batch,
 )
 
 __all__ = [
@@ -75,4 +76,5 @@ __all__ = [
     "Tax",
     "WebhookDelivery",
     "WebhookState",
+    "in_done_batch",
 ]

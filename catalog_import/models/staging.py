@@ -73,6 +73,15 @@ INITIAL_LEVEL_SQL = """CASE
     ELSE -5 END"""
 
 
+def in_done_batch(record: str) -> str:
+    """SQL: whether the staged record ``record`` (an alias of ``import_records``) belongs to a batch that
+    is done; one without an outcome that says otherwise is then written."""
+    return f"""EXISTS (
+        SELECT 1 FROM import_batches b
+        WHERE b.import_id = {record}.import_id AND b.state = 'done' AND b.level = {record}.level
+          AND {record}.record_id BETWEEN b.first_record AND b.last_record)"""  # noqa: S608 (an alias)
+
+
 class Import(Base):
     __tablename__ = "imports"
     __table_args__ = (

@@ -43,7 +43,7 @@ async def staged_rows(api: Api, import_id: str) -> list[StagedRow]:
                 r.root,
                 r.path,
                 r.level,
-                states[r.record_id][0],
+                states[r.record_id].state,
             )
             for r in records
         ]

@@ -292,8 +292,7 @@ class Database:
         """Staged records of an import by (entity, state)."""
         states = RECORD_STATES.replace(":import_id", "$1")
         rows = await self.fetch(
-            f"SELECT r.entity, s.state, count(*) FROM ({states}) AS s "  # noqa: S608 (a constant)
-            "JOIN import_records r ON r.record_id = s.record_id GROUP BY 1, 2",
+            f"SELECT entity, state, count(*) FROM ({states}) AS s GROUP BY 1, 2",  # noqa: S608 (a constant)
             uuid.UUID(import_id),
         )
         return {(row[0], row[1]): row[2] for row in rows}

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select
 
 from catalog_import.committer.repository import CommitRepository
 from catalog_import.committer.runner import ImportRunner, Progress, RunnerOptions
-from catalog_import.models import Import, ImportRecord, ImportRecordCount, RecordState
+from catalog_import.models import Import, ImportRecordCount, RecordState
 from tests.factories import Api, product
 
 
@@ -31,16 +31,7 @@ async def record_states(api: Api, import_id: str) -> Counter[tuple[str, str]]:
     """The import's staged records by (entity, state), each record's state as the committer tells it."""
     async with api.session_factory() as session:
         states = await CommitRepository(session).record_states(uuid.UUID(import_id))
-        entities = dict(
-            (
-                await session.execute(
-                    select(ImportRecord.record_id, ImportRecord.entity).where(
-                        ImportRecord.import_id == uuid.UUID(import_id)
-                    )
-                )
-            ).all()
-        )
-    return Counter((entities[record_id], state) for record_id, (state, _problems) in states.items())
+    return Counter((record.entity, record.state) for record in states.values())
 
 
 async def shown(api: Api, import_id: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from catalog_import.committer.writers.base import (
     run,
 )
 from catalog_import.committer.writers.custom import link_custom_entities
-from catalog_import.models import ADOPT_BY_NUMBER
+from catalog_import.models import ADOPT_BY_NUMBER, in_done_batch
 
 CHECKS = """
 SELECT r.record_id, 'PRODUCT_NOT_FOUND', 'ID ' || replace(r.entity_id::text, '-', '') || ' not found'
@@ -186,7 +186,7 @@ ON CONFLICT DO NOTHING
 
 # Categories of the same import that list these products and were written before them (a category and
 # a product that name each other are ordered product-after-category; the category's side is added here).
-LISTED_BY_CATEGORIES = """
+LISTED_BY_CATEGORIES = f"""
 WITH batch AS (
     SELECT import_id, replace(entity_id::text, '-', '') AS product_hex, entity_id
     FROM import_records WHERE record_id = ANY(:ids)
@@ -197,11 +197,7 @@ FROM import_records c
 CROSS JOIN LATERAL jsonb_array_elements_text(c.payload->'productIds') AS listed(product_hex)
 JOIN batch ON batch.product_hex = listed.product_hex
 WHERE c.import_id = (SELECT import_id FROM batch LIMIT 1) AND c.entity = 'category'
-  AND c.operation = 'upsert' AND c.payload ? 'productIds'
-  AND EXISTS (
-      SELECT 1 FROM import_batches b
-      WHERE b.import_id = c.import_id AND b.state = 'done' AND b.level = c.level
-        AND c.record_id BETWEEN b.first_record AND b.last_record)
+  AND c.operation = 'upsert' AND c.payload ? 'productIds' AND {in_done_batch("c")}
   AND NOT EXISTS (
       SELECT 1 FROM import_record_outcomes o
       WHERE o.record_id = c.record_id AND o.state IN ('failed', 'skipped'))
