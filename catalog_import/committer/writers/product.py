@@ -152,6 +152,19 @@ ON CONFLICT DO NOTHING
 """
 
 
+# What the batch's payloads carry beyond a product's own fields, looked up once: a statement with nothing
+# to write is not run (each would take every record's payload apart to find nothing).
+BATCH_CARRIES = """
+SELECT coalesce(bool_or(r.action = 'create' AND r.payload ? 'parentId' AND NOT r.payload ? 'prices'), false),
+       coalesce(bool_or(r.payload ? 'categoryIds'), false),
+       coalesce(bool_or(r.payload ? 'mediaIds'), false),
+       coalesce(bool_or(r.payload ? 'customEntityIds'), false),
+       coalesce(bool_or(r.payload ? 'properties' OR r.payload ? 'options'), false)
+FROM import_records r
+WHERE r.record_id = ANY(:ids)
+"""
+
+
 PROPERTIES = option_links("properties", "product_properties")
 OPTIONS = option_links("options", "product_options")
 
@@ -250,13 +263,20 @@ async def write_products(
     if existing:
         await run(session, UPDATE, existing)
     await run(session, PRICES, ids)
-    await run(session, PARENT_PRICES, ids)
-    await run(session, CATEGORIES, ids)
+    [(parent_prices, categories, media, custom_entities, named_options)] = await rows(
+        session, BATCH_CARRIES, ids
+    )
+    if parent_prices:
+        await run(session, PARENT_PRICES, ids)
+    if categories:
+        await run(session, CATEGORIES, ids)
     if context.categories_list_products:
         await run(session, LISTED_BY_CATEGORIES, ids)
-    await run(session, MEDIA, ids)
-    await link_custom_entities(session, ids)
-    if await rows(session, NAMED_OPTIONS + " LIMIT 1", ids):
+    if media:
+        await run(session, MEDIA, ids)
+    if custom_entities:
+        await link_custom_entities(session, ids)
+    if named_options:
         await run(session, CREATE_GROUPS, ids)
         await run(session, CREATE_OPTIONS, ids)
         await run(session, PROPERTIES, ids)
