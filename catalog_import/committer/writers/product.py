@@ -177,25 +177,34 @@ WHERE r.record_id = ANY(:ids) AND r.payload ? 'options' AND po.product_id = r.en
   AND NOT r.payload->'options' ? (g.name || chr(31) || o.name)
 """
 
-PRICES = """
-INSERT INTO product_prices AS pp (product_id, currency_id, gross, net, linked)
+# Links and prices of products the batch created cannot conflict with rows of their own: they are inserted
+# without the conflict check each row would otherwise pay. Those of other products are upserted.
+PRICE_ROWS = """
 SELECT r.entity_id, (price->>'currencyId')::uuid, (price->>'gross')::numeric, (price->>'net')::numeric,
        (price->>'linked')::boolean
 FROM import_records r CROSS JOIN LATERAL jsonb_array_elements(r.payload->'prices') AS price
 WHERE r.record_id = ANY(:ids)
+"""
+
+NEW_PRICES = f"INSERT INTO product_prices (product_id, currency_id, gross, net, linked) {PRICE_ROWS}"
+
+PRICES = f"""
+INSERT INTO product_prices AS pp (product_id, currency_id, gross, net, linked) {PRICE_ROWS}
 ON CONFLICT (product_id, currency_id) DO UPDATE
 SET gross = excluded.gross, net = excluded.net, linked = excluded.linked
 WHERE (pp.gross, pp.net, pp.linked) IS DISTINCT FROM (excluded.gross, excluded.net, excluded.linked)
 """
 
-CATEGORIES = """
-INSERT INTO product_categories (product_id, category_id)
+CATEGORY_ROWS = """
 SELECT r.entity_id, listed.category_id::uuid
 FROM import_records r
 CROSS JOIN LATERAL jsonb_array_elements_text(r.payload->'categoryIds') AS listed(category_id)
 WHERE r.record_id = ANY(:ids)
-ON CONFLICT DO NOTHING
 """
+
+NEW_CATEGORIES = f"INSERT INTO product_categories (product_id, category_id) {CATEGORY_ROWS}"
+
+CATEGORIES = f"{NEW_CATEGORIES} ON CONFLICT DO NOTHING"
 
 # Categories of the same import that list these products and were written before them (a category and
 # a product that name each other are ordered product-after-category; the category's side is added here).
@@ -217,8 +226,7 @@ WHERE c.import_id = (SELECT import_id FROM batch LIMIT 1) AND c.entity = 'catego
 ON CONFLICT DO NOTHING
 """
 
-MEDIA = """
-INSERT INTO product_media AS pm (product_id, media_id, position)
+MEDIA_ROWS = """
 SELECT r.entity_id, m.id, listed.position - 1
 FROM import_records r
 CROSS JOIN LATERAL jsonb_array_elements_text(r.payload->'mediaIds') WITH ORDINALITY
@@ -226,6 +234,12 @@ CROSS JOIN LATERAL jsonb_array_elements_text(r.payload->'mediaIds') WITH ORDINAL
 -- Media skipped in this import (URL upload disabled) do not exist: the product is linked to the others.
 JOIN media m ON m.id = listed.media_id::uuid
 WHERE r.record_id = ANY(:ids)
+"""
+
+NEW_MEDIA = f"INSERT INTO product_media (product_id, media_id, position) {MEDIA_ROWS}"
+
+MEDIA = f"""
+INSERT INTO product_media AS pm (product_id, media_id, position) {MEDIA_ROWS}
 ON CONFLICT (product_id, media_id) DO UPDATE SET position = excluded.position
 WHERE pm.position IS DISTINCT FROM excluded.position
 """
@@ -258,22 +272,30 @@ async def write_products(
         return problems
     # Products created now have nothing to update: only the others are looked up again, and a batch of
     # new products skips the update altogether.
-    created = {row.id for row in await rows(session, INSERT, ids)}
-    existing = [r.record_id for r in records if r.record_id not in problems and r.entity_id not in created]
+    created_ids = {row.id for row in await rows(session, INSERT, ids)}
+    created: list[int] = []
+    existing: list[int] = []
+    for record in records:
+        if record.record_id not in problems:
+            (created if record.entity_id in created_ids else existing).append(record.record_id)
     if existing:
         await run(session, UPDATE, existing)
-    await run(session, PRICES, ids)
     [(parent_prices, categories, media, custom_entities, named_options)] = await rows(
         session, BATCH_CARRIES, ids
     )
+    for insert, upsert, carried in (
+        (NEW_PRICES, PRICES, True),
+        (NEW_CATEGORIES, CATEGORIES, categories),
+        (NEW_MEDIA, MEDIA, media),
+    ):
+        if carried and created:
+            await run(session, insert, created)
+        if carried and existing:
+            await run(session, upsert, existing)
     if parent_prices:
         await run(session, PARENT_PRICES, ids)
-    if categories:
-        await run(session, CATEGORIES, ids)
     if context.categories_list_products:
         await run(session, LISTED_BY_CATEGORIES, ids)
-    if media:
-        await run(session, MEDIA, ids)
     if custom_entities:
         await link_custom_entities(session, ids)
     if named_options:
