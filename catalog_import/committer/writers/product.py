@@ -271,8 +271,9 @@ async def write_products(
     if not ids:
         return problems
     # Products created now have nothing to update: only the others are looked up again, and a batch of
-    # new products skips the update altogether.
-    created_ids = {row.id for row in await rows(session, INSERT, ids)}
+    # new products skips the update altogether (as a batch of updates skips the insert).
+    creates = ids_of(records, action="create", exclude=problems)
+    created_ids = {row.id for row in await rows(session, INSERT, creates)} if creates else set()
     created: list[int] = []
     existing: list[int] = []
     for record in records:
