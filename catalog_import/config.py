@@ -57,8 +57,7 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="Pushes one API process works on at once; others wait their turn once their body has "
-        "arrived. The memory of parsed bodies stays bounded however many clients push; pushes to one "
-        "import take turns anyway.",
+        "arrived. The memory of parsed bodies stays bounded however many clients push.",
     )
     pushes_per_integration: int = Field(
         default=4,

@@ -94,15 +94,16 @@ class ImportRepository:
             text("ANALYZE import_records (import_id, operation, entity, entity_id, natural_key)")
         )
 
-    async def next_batch(self, import_id: uuid.UUID) -> int:
+    async def next_batch(self, import_id: uuid.UUID) -> int | None:
+        """Number the next push of an import still ``started``; None when it is not (any more). The row
+        stays locked until the transaction ends."""
         batch = await self.session.scalar(
             update(Import)
-            .where(Import.id == import_id)
+            .where(Import.id == import_id, Import.status == ImportStatus.STARTED)
             .values(batch_count=Import.batch_count + 1, last_push_at=func.now())
             .returning(Import.batch_count)
         )
-        assert batch is not None
-        return int(batch)
+        return None if batch is None else int(batch)
 
     async def page(
         self, integration_id: uuid.UUID, status: str | None, after: uuid.UUID | None, limit: int

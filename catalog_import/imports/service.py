@@ -3,10 +3,12 @@ status. Services never commit; the request boundary does."""
 
 import uuid
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.addresses import AddressPolicy, ForbiddenAddress
@@ -197,6 +199,12 @@ def validation_problems(exc: ValidationError, path: str, data: Any) -> list[Prob
     return list(problems)
 
 
+# Concurrent pushes that stage the same natural key are resolved again this often, each time seeing the
+# other's records, before the push fails.
+PUSH_ATTEMPTS = 5
+STAGED_KEY_CONSTRAINT = "ex_import_records_natural_key"
+
+
 async def _push(
     session: AsyncSession,
     integration_id: uuid.UUID,
@@ -207,23 +215,55 @@ async def _push(
     allowed: Collection[str],
     operation: Operation,
 ) -> schemas.PushResult:
-    """The steps every push shares: check the import, parse the body, stage what is valid."""
+    """The steps every push shares: check the import, parse the body, stage what is valid.
+
+    Pushes into one import run at the same time: they take no lock while they resolve their records, and
+    take turns only to number themselves and stage (``next_batch`` to the end of the transaction). A
+    natural key that two pushes would both create is staged by the first; the second conflicts with it at
+    staging and is resolved again, now seeing the first's records, so create or update is decided once."""
     import_ = await get_import(session, integration_id, import_id)
     ensure_open(import_)
     collections = collections_of(parse_json(body), allowed)
     count_root_records(collections, limits.root_records)
     count_staged_records(collections, limits.staged_records)
+    upcoming = import_.batch_count + 1
+    if upcoming >= 4 and upcoming & (upcoming - 1) == 0:
+        # At about the 4th, 8th, 16th… push: the planner's picture of how many records this import holds
+        # would otherwise lag behind it, and it would look staged records up by scanning all of them.
+        await ImportRepository(session).refresh_statistics()
+    # Read before the first attempt: a savepoint rolled back expires what the session loaded.
+    target = PushTarget(integration_id, import_id, import_.defer_references)
+    for attempt in range(1, PUSH_ATTEMPTS + 1):
+        try:
+            async with session.begin_nested():
+                return await _resolve_and_stage(session, target, collections, plan, operation)
+        except IntegrityError as exc:
+            if constraint_of(exc) != STAGED_KEY_CONSTRAINT or attempt == PUSH_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
-    # Pushes to one import are serialised: create-or-update decisions and batch ordinals stay consistent.
-    import_ = await get_import(session, integration_id, import_id, lock=True)
-    ensure_open(import_)
-    repository = ImportRepository(session)
-    batch = await repository.next_batch(import_id)
-    if batch >= 4 and batch & (batch - 1) == 0:
-        # At the 4th, 8th, 16th… push: the planner's picture of how many records this import holds would
-        # otherwise lag behind it, and it would look staged records up by scanning all of them.
-        await repository.refresh_statistics()
-    flattener = Flattener(Lookups(session, import_id), defer_references=import_.defer_references)
+
+def constraint_of(exc: IntegrityError) -> str | None:
+    original = exc.orig
+    name = getattr(original, "constraint_name", None)
+    return name or getattr(getattr(original, "__cause__", None), "constraint_name", None)
+
+
+@dataclass(frozen=True, slots=True)
+class PushTarget:
+    integration_id: uuid.UUID
+    import_id: uuid.UUID
+    defer_references: bool
+
+
+async def _resolve_and_stage(
+    session: AsyncSession,
+    target: PushTarget,
+    collections: list[tuple[str, Any]],
+    plan: Callable[[Flattener, list[tuple[str, Any]]], list[Step]],
+    operation: Operation,
+) -> schemas.PushResult:
+    flattener = Flattener(Lookups(session, target.import_id), defer_references=target.defer_references)
     steps = plan(flattener, collections)
     await flattener.lookups.load()
 
@@ -240,7 +280,15 @@ async def _push(
                 record.action = previous.action
                 record.root = record.root or previous.root
             staged[key] = record
-    await repository.stage(import_id, batch, list(staged.values()))
+    repository = ImportRepository(session)
+    # The push's number, from a row lock on the import that is held to the end of the transaction: a commit
+    # or cancel (which lock the import first) waits for the pushes that have it, and a push that comes
+    # after them finds the import no longer open.
+    batch = await repository.next_batch(target.import_id)
+    if batch is None:
+        ensure_open(await get_import(session, target.integration_id, target.import_id))
+        raise AssertionError("an import that takes no push is not open")
+    await repository.stage(target.import_id, batch, list(staged.values()))
     count_pushed(operation.value, ((outcome.entity, outcome.rejected) for outcome in outcomes))
     return push_result(batch, outcomes)
 

@@ -18,9 +18,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    column,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from catalog_import.models.base import Base, created_at_column
@@ -120,7 +121,21 @@ class ImportRecord(Base):
     __tablename__ = "import_records"
     __table_args__ = (
         UniqueConstraint("import_id", "operation", "entity", "entity_id"),
-        Index("ix_import_records_natural_key", "import_id", "entity", "natural_key"),
+        # A natural key is staged once per import, operation and entity (custom entity records share
+        # their entity's name as theirs): concurrent pushes that would both create it conflict, and the
+        # later one is resolved again. Checked at the end of each statement, so that one push may move a
+        # key from one record to another.
+        ExcludeConstraint(
+            (column("import_id"), "="),
+            (column("operation"), "="),
+            (column("entity"), "="),
+            (column("natural_key"), "="),
+            name="ex_import_records_natural_key",
+            using="btree",
+            where=text("natural_key IS NOT NULL AND entity <> 'custom_entity'"),
+            deferrable=True,
+            initially="IMMEDIATE",
+        ),
         Index("ix_import_records_level", "import_id", "level", "record_id"),
     )
 
