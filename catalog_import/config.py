@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(
         default=60.0, gt=0, description="Longest time a request may take before it is answered 503."
     )
+    api_processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Processes `catalog-import serve` runs the API in (`--processes`); one of them runs "
+        "the in-process import worker. Each takes up to PUSH_CONCURRENCY pushes at once.",
+    )
     max_records_per_push: int = Field(default=1000, ge=1)
     max_staged_records_per_push: int = Field(
         default=10_000,

@@ -2,10 +2,11 @@
 
 import asyncio
 import json
+import os
 import signal
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import structlog
 import typer
@@ -20,6 +21,7 @@ from catalog_import.embedded import runtime_settings
 from catalog_import.garbage import tune_garbage_collection
 from catalog_import.logs import configure_logging
 from catalog_import.migrations import upgrade, upgrade_in_child_process
+from catalog_import.serving import WORKER_LOCK_VARIABLE
 
 app = typer.Typer(help="Catalog Import API server.", no_args_is_help=True, add_completion=False)
 integration_app = typer.Typer(help="Manage integrations (API clients).", no_args_is_help=True)
@@ -41,34 +43,61 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Do not run an import worker in-process.")
     ] = False,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes serving the port; one of them runs the import worker (unless --no-worker). "
+            "Default: CATALOG_IMPORT_API_PROCESSES, else 1.",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (and, unless --no-worker, one import worker in the same process)."""
     from catalog_import.app import create_app
 
     loaded = load_settings()
+    count = processes or loaded.api_processes
     with runtime_settings(loaded) as settings:
-        assert settings.database_url
+        assert settings.database_url and settings.redis_url
         upgrade_in_child_process(settings.database_url)
-        application = create_app(settings, run_worker=not no_worker)
-        tune_garbage_collection()
-        announce(settings, loaded, f"http://{host}:{port}", worker=not no_worker)
+        announce(settings, loaded, f"http://{host}:{port}", worker=not no_worker, processes=count)
         # uvicorn shuts down on SIGTERM, then sends the signal again to the handler it found, which must let
         # the embedded servers stop on the way out rather than end the process at once.
         signal.signal(signal.SIGTERM, exit_on_signal)
         # Open event streams last as long as their imports: on shutdown they get a few seconds to end.
-        uvicorn.run(
-            application,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=5,
-        )
+        options: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "log_config": None,
+            "access_log": False,
+            "timeout_graceful_shutdown": 5,
+        }
+        if count == 1:
+            application = create_app(settings, run_worker=not no_worker)
+            tune_garbage_collection()
+            uvicorn.run(application, **options)
+            return
+        # The processes read their settings from the environment: the embedded servers' URLs go there.
+        os.environ["CATALOG_IMPORT_DATABASE_URL"] = settings.database_url
+        os.environ["CATALOG_IMPORT_REDIS_URL"] = settings.redis_url
+        if no_worker:
+            os.environ.pop(WORKER_LOCK_VARIABLE, None)
+        else:
+            os.environ[WORKER_LOCK_VARIABLE] = str((settings.data_dir / "serve-worker.lock").resolve())
+        uvicorn.run("catalog_import.serving:app_from_environment", factory=True, workers=count, **options)
 
 
-def announce(settings: Settings, configured: Settings, url: str, *, worker: bool) -> None:
+def announce(settings: Settings, configured: Settings, url: str, *, worker: bool, processes: int = 1) -> None:
     """A few lines for whoever started the server: where it listens, where its data is, how to sign in."""
-    logger.info("serving", url=url, docs=f"{url}/api/docs", dashboard=f"{url}/dashboard", worker=worker)
+    logger.info(
+        "serving",
+        url=url,
+        docs=f"{url}/api/docs",
+        dashboard=f"{url}/dashboard",
+        worker=worker,
+        processes=processes,
+    )
     embedded = [name for name in ("database", "redis") if getattr(configured, f"{name}_url") is None]
     if embedded:
         logger.info("embedded servers", servers=embedded, data_dir=str(settings.data_dir.resolve()))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import structlog
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,6 +50,8 @@ from catalog_import.problems import Problem, Severity, error
 from catalog_import.resolvers.lookups import Lookups
 from catalog_import.schemas import Page
 from catalog_import.webhooks import service as webhooks
+
+logger = structlog.get_logger(__name__)
 
 STATUS_FAILURE_LIMIT = 100
 
@@ -240,6 +243,7 @@ async def _push(
         except IntegrityError as exc:
             if constraint_of(exc) != STAGED_KEY_CONSTRAINT or attempt == PUSH_ATTEMPTS:
                 raise
+            logger.info("another push staged a key of this one meanwhile: resolving again", attempt=attempt)
     raise AssertionError("unreachable")
 
 
