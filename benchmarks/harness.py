@@ -155,6 +155,8 @@ class Figures:
     peer_products: int
     batch_size: int
     with_media: bool
+    # API processes of the server, and processes of the minimal endpoint.
+    api_processes: int = 1
     server_version: str = ""
     record_bytes: float = 0.0
     baseline: Baseline | None = None
@@ -302,7 +304,7 @@ async def measure_minimal(
 ) -> None:
     """The minimal endpoint in a process of its own, fed the bodies of the first import's push."""
     count = figures.products
-    with minimal_endpoint(processes, database_url) as base_url:
+    with minimal_endpoint(processes, database_url, figures.api_processes) as base_url:
         async with httpx.AsyncClient(base_url=base_url, timeout=600, trust_env=False) as client:
 
             async def send(body: bytes) -> None:
@@ -526,7 +528,9 @@ async def run_benchmark(
     """Measure everything; with a time limit, stop where the run is when it is reached and return the
     figures measured until then."""
     with_media = not args.skip_media
-    figures = Figures(args.products, args.peer_products or args.products, args.batch_size, with_media)
+    figures = Figures(
+        args.products, args.peer_products or args.products, args.batch_size, with_media, args.api_processes
+    )
     figures.skipped = [name for name in SKIPPABLE if getattr(args, f"skip_{name.replace('-', '_')}")]
     started = time.perf_counter()
     engine = create_engine(database_url, pool_size=2)
@@ -600,7 +604,7 @@ async def measure(
 
         sampler.phase = figures.phase = "starting the server"
         console.log("starting the API process and worker processes")
-        base_url = await asyncio.to_thread(server.start_api)
+        base_url = await asyncio.to_thread(server.start_api, figures.api_processes)
         workers = 1 if args.skip_two_workers else 2
         for _ in range(workers):
             sampler.mark_ready(await asyncio.to_thread(server.start_worker))
@@ -611,12 +615,17 @@ async def measure(
             await run_steps(run, args, image_dir)
 
 
+def is_api(process: str) -> bool:
+    """The API process, or one of the API processes under its supervisor (``api 1``, ``api 2``…)."""
+    return process == "api" or process.startswith("api ")
+
+
 def memory_figures(sampler: ProcessSampler) -> MemoryFigures:
     memory = MemoryFigures(peaks=dict(sampler.peaks), ready=dict(sampler.ready))
     pushes = [
         peak
         for (phase, name), peak in sampler.phase_peaks.items()
-        if name == "api" and phase.endswith(": push")
+        if is_api(name) and phase.endswith(": push")
     ]
     memory.api_under_push = max(pushes) if pushes else None
     if sampler.backends.seen:
@@ -805,11 +814,11 @@ def rows(figures: Figures) -> list[Row]:
         )
 
     memory = figures.memory
-    api_peak = memory.peaks.get("api")
+    api_peak = max((peak for name, peak in memory.peaks.items() if is_api(name)), default=None)
     table.append(
         Row(
             "P7",
-            "API process, peak RSS",
+            "API process, peak RSS" + (" (the largest)" if figures.api_processes > 1 else ""),
             show(api_peak, "{:,.0f} MB"),
             "",
             f"≤ {API_RSS_MB:.0f} MB",
@@ -918,7 +927,8 @@ def print_table(figures: Figures, machine_text: str, commit: str) -> None:
     media = "1 media each" if figures.with_media else "no media"
     table = Table(
         title=f"Catalog import benchmark: N = {figures.products:,} products ({media}, "
-        f"{figures.record_bytes:.0f} bytes of JSON each), commit batch {figures.batch_size}",
+        f"{figures.record_bytes:.0f} bytes of JSON each), commit batch {figures.batch_size}"
+        + (f", {figures.api_processes} API processes" if figures.api_processes > 1 else ""),
         caption=f"{machine_text}; PostgreSQL {figures.server_version}; commit {commit}; "
         f"whole run {figures.wall_seconds:.0f} s",
     )
@@ -948,6 +958,8 @@ CPU_GROUPS = ("api", "workers", "postgres", "harness", "other")
 def cpu_group(process: str) -> str:
     if process.startswith("worker"):
         return "workers"
+    if is_api(process):
+        return "api"
     return process if process in CPU_GROUPS else "other"
 
 
@@ -1041,6 +1053,8 @@ def append_result(figures: Figures, machine_text: str, commit: str) -> None:
         }
     )
     last = ", ".join(missed) or "none"
+    if figures.api_processes > 1:
+        last += f"; {figures.api_processes} API and minimal endpoint processes"
     if figures.skipped:
         last += f"; skipped: {', '.join(figures.skipped)}"
     if figures.stopped:
@@ -1070,7 +1084,11 @@ def append_result(figures: Figures, machine_text: str, commit: str) -> None:
         show(figures.setup.per_second if figures.setup and figures.setup.products else None),
         " / ".join(
             show(value)
-            for value in (memory.peaks.get("api"), max(workers, default=None), memory.peaks.get("harness"))
+            for value in (
+                max((peak for name, peak in memory.peaks.items() if is_api(name)), default=None),
+                max(workers, default=None),
+                memory.peaks.get("harness"),
+            )
         ),
         show(memory.worker_growth()),
         last,
@@ -1111,6 +1129,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-peer", action="store_true", help="no peer-shaped workload (P6)")
     parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="API processes (serve --processes N) and minimal endpoint processes (default 1)",
+    )
+    parser.add_argument(
         "--skip-media",
         action="store_true",
         help="products without media (A1 without media rows), no media setup: a quicker, different workload",
@@ -1126,6 +1151,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         or (args.peer_products is not None and args.peer_products < 1)
     ):
         parser.error("--products, --peer-products and --batch-size must be positive")
+    if not 1 <= args.api_processes <= 64:
+        parser.error("--api-processes must be from 1 to 64")
     if args.products >= 1 << 24:
         parser.error("--products must stay below 16,777,216 (the images spell the index in 3 bytes)")
     return args

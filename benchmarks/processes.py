@@ -215,6 +215,20 @@ class ProcessSampler:
 # -- server processes ----------------------------------------------------------------------------------
 
 
+def spawned_children(pid: int) -> list[int]:
+    """The processes ``pid`` started through multiprocessing's spawn (not its resource tracker)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with suppress(OSError):
+            stat = (entry / "stat").read_text()
+            parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+            if parent == pid and b"spawn_main" in (entry / "cmdline").read_bytes():
+                children.append(int(entry.name))
+    return children
+
+
 @dataclass
 class Started:
     name: str
@@ -230,6 +244,7 @@ class Processes:
         self.logs = logs
         self.sampler = sampler
         self.running: dict[str, Started] = {}
+        self.children: dict[str, list[str]] = {}
 
     def start(self, name: str, command: list[str], env: Mapping[str, str]) -> Started:
         log = self.logs / f"{name.replace(' ', '-')}.log"
@@ -242,8 +257,27 @@ class Processes:
         self.sampler.watch(name, process.pid)
         return started
 
+    def watch_children(self, started: Started, count: int, ready_line: str, timeout: float = 120) -> None:
+        """Watch the ``count`` processes ``started`` spawned (a uvicorn supervisor's), as ``{name} 1``…,
+        once its log shows ``ready_line`` that many times."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check(started, started.name)
+            children = spawned_children(started.process.pid)
+            ready = started.log.read_text(errors="replace").count(ready_line)
+            if len(children) >= count and ready >= count:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{started.name}: {ready} of {count} processes got ready")
+            time.sleep(0.2)
+        for index, pid in enumerate(sorted(children)[:count], start=1):
+            self.sampler.watch(f"{started.name} {index}", pid)
+        self.children[started.name] = [f"{started.name} {index}" for index in range(1, count + 1)]
+
     def stop(self, name: str) -> None:
         started = self.running.pop(name)
+        for child in self.children.pop(name, []):
+            self.sampler.release(child)
         self.sampler.release(name)
         stop_process(started.process)
 
@@ -277,11 +311,15 @@ class Server:
         self.worker_logs: list[Path] = []
         self._worker_count = 0
 
-    def start_api(self, timeout: float = 120) -> str:
-        """Start the API process and wait until it is ready; returns its base URL."""
+    def start_api(self, api_processes: int = 1, timeout: float = 120) -> str:
+        """Start the API (``api_processes`` of them under one supervisor, watched as ``api 1``…) and wait
+        until it is ready; returns its base URL."""
         port = free_port()
         command = [sys.executable, "-m", "catalog_import", "serve", "--no-worker", "--host", LOOPBACK]
-        started = self.processes.start("api", [*command, "--port", str(port)], self.env)
+        command += ["--port", str(port), "--processes", str(api_processes)]
+        started = self.processes.start("api", command, self.env)
+        if api_processes > 1:
+            self.processes.watch_children(started, api_processes, "Application startup complete")
         base_url = f"http://{LOOPBACK}:{port}"
         deadline = time.monotonic() + timeout
         with httpx.Client(base_url=base_url, trust_env=False, timeout=5) as client:
@@ -323,17 +361,20 @@ class Server:
 
 
 @contextmanager
-def minimal_endpoint(processes: Processes, database_url: str) -> Iterator[str]:
-    """The minimal endpoint in a uvicorn process of its own (one worker); yields its base URL."""
+def minimal_endpoint(processes: Processes, database_url: str, workers: int = 1) -> Iterator[str]:
+    """The minimal endpoint in uvicorn processes of its own (``workers`` of them); yields its base URL."""
     port = free_port()
     command = [
         sys.executable, "-m", "uvicorn", "--factory", "benchmarks.minimal_endpoint:create_app",
-        "--host", LOOPBACK, "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning",
+        "--host", LOOPBACK, "--port", str(port), "--workers", str(workers), "--no-access-log",
+        "--log-level", "info" if workers > 1 else "warning",
     ]  # fmt: skip
     env = child_environment({"MINIMAL_ENDPOINT_DATABASE_URL": database_url})
     started = processes.start("minimal endpoint", command, env)
     try:
         wait_for_port(port, started.process, "the minimal endpoint")
+        if workers > 1:
+            processes.watch_children(started, workers, "Application startup complete")
         yield f"http://{LOOPBACK}:{port}"
     finally:
         processes.stop("minimal endpoint")
