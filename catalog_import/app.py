@@ -25,6 +25,7 @@ from catalog_import.errors import install_error_handlers
 from catalog_import.health import router as health_router
 from catalog_import.imports import endpoints as import_endpoints
 from catalog_import.imports.body import PushesPerIntegration
+from catalog_import.imports.repository import ImportRepository
 from catalog_import.logs import AccessLogMiddleware
 from catalog_import.media import endpoints as media_endpoints
 from catalog_import.media.services import media_storage
@@ -95,7 +96,12 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
             f"{settings.queue_name}:sign-in-failures",
         )
         app.state.media_storage = media_storage(settings)
-        app.state.metrics = AppMetrics(ScrapeTimeGauges(queue, session_factory))
+
+        async def imports_by_status() -> dict[str, int]:
+            async with session_factory() as session:
+                return await ImportRepository(session).count_by_status()
+
+        app.state.metrics = AppMetrics(ScrapeTimeGauges(queue, imports_by_status))
         worker_task = None
         worker = None
         if run_worker:

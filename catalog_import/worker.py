@@ -12,7 +12,7 @@ from catalog_import.committer.leases import RENEWALS_PER_LEASE, RunnerLeases
 from catalog_import.committer.runner import RunnerOptions
 from catalog_import.committer.tasks import (
     MAX_TRIES,
-    WorkerRuntime,
+    CommitRuntime,
     every_seconds,
     requeue_stalled,
     run_import,
@@ -41,7 +41,7 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
         ctx["retention_days"] = settings.retention_days
         session_factory = create_session_factory(engine)
         leases = RunnerLeases(session_factory, settings.runner_lease_seconds)
-        ctx["runtime"] = WorkerRuntime(
+        ctx["runtime"] = CommitRuntime(
             session_factory=session_factory,
             queue=queue,
             runner_options=RunnerOptions(batch_size=settings.commit_batch_size),

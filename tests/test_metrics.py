@@ -19,6 +19,7 @@ from structlog.testing import capture_logs
 
 from catalog_import.app import create_app
 from catalog_import.config import Settings
+from catalog_import.imports.repository import ImportRepository
 from catalog_import.metrics import ScrapeTimeGauges
 from catalog_import.models import Integration
 from catalog_import.queue import ImportQueue
@@ -207,8 +208,12 @@ class TestScrapeTimeGauges:
             async def depth(self) -> int:
                 raise ConnectionError("Redis is away")
 
+        async def imports_by_status() -> dict[str, int]:
+            async with api.session_factory() as session:
+                return await ImportRepository(session).count_by_status()
+
         gauges = ScrapeTimeGauges(
-            Unreachable(queue.pool, queue.queue_name, queue.jobs_per_import), api.session_factory
+            Unreachable(queue.pool, queue.queue_name, queue.jobs_per_import), imports_by_status
         )
 
         await gauges.refresh()

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.committer.repository import CommitRepository
 from catalog_import.committer.writers.base import ClaimedRecord
+from catalog_import.imports import webhook_messages
 from catalog_import.models import ImportFailure, RecordState
 from catalog_import.problems import Problem, error
-from catalog_import.webhooks import service as webhooks
 
 # The failed and skipped records the batch's records depend on, looked up from the import's failures
 # (usually none), not from every record of the batch.
@@ -228,7 +228,7 @@ async def report_failures(
     await session.execute(text(ORDER_FAILURES), {"import_id": str(import_id)})
     statement = text(INSERT_FAILURES).bindparams(bindparam("failures", type_=JSONB))
     failure_ids = (await session.scalars(statement, {"failures": failure_rows(problems, entities)})).all()
-    await webhooks.failures_recorded(session, import_id, failure_ids)
+    await webhook_messages.failures_recorded(session, import_id, failure_ids)
 
 
 def detail_json(problem: Problem, entity: str | None) -> dict[str, object]:
@@ -290,4 +290,4 @@ async def record_import_failure(session: AsyncSession, import_id: uuid.UUID, pro
         .returning(ImportFailure.failure_id)
     )
     assert failure_id is not None
-    await webhooks.failures_recorded(session, import_id, [failure_id])
+    await webhook_messages.failures_recorded(session, import_id, [failure_id])

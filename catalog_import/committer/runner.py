@@ -31,11 +31,11 @@ from catalog_import.committer.planner import categories_list_products, prepare_i
 from catalog_import.committer.repository import CommitRepository
 from catalog_import.committer.writers import WRITERS
 from catalog_import.committer.writers.base import ClaimedRecord, Problems, WriteContext, database_problem
+from catalog_import.imports import webhook_messages
 from catalog_import.media.repository import MediaFileRepository
 from catalog_import.media.services import MediaServices
 from catalog_import.models import RecordState
 from catalog_import.problems import Problem, Severity
-from catalog_import.webhooks import service as webhooks
 
 logger = structlog.get_logger(__name__)
 
@@ -121,7 +121,7 @@ class ImportRunner:
             async with self.session_factory() as session, session.begin():
                 finished = await CommitRepository(session).finish(self.import_id)
                 if finished:
-                    await webhooks.import_ended(session, self.import_id)
+                    await webhook_messages.import_ended(session, self.import_id)
             if finished:
                 self.log.info("import done")
             return finished
@@ -250,4 +250,4 @@ async def abandon_import(
             session, import_id, Problem("IMPORT_FAILED", reason, "", Severity.CRITICAL, "import")
         )
         if await repository.finish(import_id):
-            await webhooks.import_ended(session, import_id)
+            await webhook_messages.import_ended(session, import_id)

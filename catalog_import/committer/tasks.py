@@ -9,14 +9,12 @@ from typing import Any
 
 import structlog
 from arq import Retry
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog_import.committer.leases import RunnerLeases
 from catalog_import.committer.repository import CommitRepository
 from catalog_import.committer.runner import ImportRunner, RunnerOptions, abandon_import
 from catalog_import.db import database_unavailable
-from catalog_import.media.services import MediaServices
-from catalog_import.queue import ImportQueue
+from catalog_import.runtime import WorkerRuntime
 
 logger = structlog.get_logger(__name__)
 
@@ -24,14 +22,11 @@ MAX_TRIES = 5
 
 
 @dataclass
-class WorkerRuntime:
-    """What the jobs of one worker process share, built at worker start-up."""
+class CommitRuntime(WorkerRuntime):
+    """The worker's runtime with what the commit's jobs need besides: how runners work, and the leases
+    they hold on imports."""
 
-    session_factory: async_sessionmaker[AsyncSession]
-    queue: ImportQueue
     runner_options: RunnerOptions
-    stalled_after_seconds: int
-    media: MediaServices
     leases: RunnerLeases
 
 
@@ -42,7 +37,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 async def run_import(ctx: dict[str, Any], import_id_hex: str) -> bool:
-    runtime: WorkerRuntime = ctx["runtime"]
+    runtime: CommitRuntime = ctx["runtime"]
     import_id = uuid.UUID(import_id_hex)
     job_try: int = ctx.get("job_try", 1)
     log = logger.bind(import_id=import_id_hex, job_try=job_try)
@@ -94,7 +89,7 @@ def stall_check_seconds(stalled_after_seconds: int) -> set[int]:
 async def requeue_stalled(ctx: dict[str, Any]) -> int:
     """Queue again the imports that are importing but on which nobody made progress lately and that no
     live job holds (a lost queue entry)."""
-    runtime: WorkerRuntime = ctx["runtime"]
+    runtime: CommitRuntime = ctx["runtime"]
     return await _queue_again(
         runtime,
         lambda repository: repository.stalled(runtime.stalled_after_seconds),
@@ -104,7 +99,7 @@ async def requeue_stalled(ctx: dict[str, Any]) -> int:
 
 
 async def _queue_again(
-    runtime: WorkerRuntime,
+    runtime: CommitRuntime,
     find: Callable[[CommitRepository], Awaitable[list[uuid.UUID]]],
     *,
     check: str,

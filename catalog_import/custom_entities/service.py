@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_import.custom_entities import schemas
 from catalog_import.custom_entities.repository import CustomEntityRepository
 from catalog_import.errors import NotFound, Unprocessable
-from catalog_import.imports.records import plain_json
+from catalog_import.json_checks import plain_json
 from catalog_import.models import CustomEntityType
 
 
@@ -135,25 +135,3 @@ async def get_record(session: AsyncSession, name: str, record_id: uuid.UUID) -> 
         created_at=record.created_at,
         updated_at=record.updated_at,
     )
-
-
-def schema_problems(fields_schema: dict[str, Any], data: Any, *, partial: bool) -> Iterator[tuple[str, str]]:
-    """(path inside ``data``, message) of every part of ``data`` that breaks the schema; a missing required
-    field is reported at its own path. ``partial``: an update of the fields it carries, so the top-level
-    ``required`` does not apply."""
-    if partial:
-        fields_schema = {key: value for key, value in fields_schema.items() if key != "required"}
-    validator = Draft202012Validator(fields_schema)
-    try:
-        found = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
-    except Unresolvable as exc:
-        yield "", f"The custom entity's schema cannot be applied: {exc}"
-        return
-    for problem in found:
-        parts = [str(part) for part in problem.absolute_path]
-        if problem.validator == "required" and isinstance(problem.instance, dict):
-            for missing in problem.validator_value:
-                if missing not in problem.instance:
-                    yield ".".join([*parts, str(missing)]), f"{missing!r} is a required property"
-            continue
-        yield ".".join(parts), problem.message

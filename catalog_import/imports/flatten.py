@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from catalog_import.custom_entities.service import schema_problems
 from catalog_import.ids import new_id, parse_id
 from catalog_import.imports.records import (
     CategoryRecord,
@@ -23,7 +22,6 @@ from catalog_import.imports.records import (
     ProductUnassign,
     TaxRecord,
     VariantOverride,
-    plain_json,
 )
 from catalog_import.imports.variants import (
     INHERITED_FIELDS,
@@ -31,6 +29,7 @@ from catalog_import.imports.variants import (
     variant_combinations,
     variant_count,
 )
+from catalog_import.json_checks import plain_json, schema_problems
 from catalog_import.models import ADOPT_BY_NUMBER, Operation, RecordAction
 from catalog_import.models.catalog import CATEGORY_PATH_SEPARATOR
 from catalog_import.problems import Problem, error, warning

@@ -23,6 +23,7 @@ from typing_extensions import TypeAliasType
 
 from catalog_import.addresses import check_fetch_url
 from catalog_import.ids import Id
+from catalog_import.json_checks import no_nul, plain_json
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -30,33 +31,6 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 def no_control_characters(value: str) -> str:
     if CONTROL_CHARACTERS.search(value):
         raise ValueError("must not contain control characters")
-    return value
-
-
-def no_nul(value: str) -> str:
-    """PostgreSQL text and jsonb cannot hold NUL (U+0000)."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-MAX_JSON_DEPTH = 32
-"""Deepest nesting of objects and lists accepted in free-form JSON fields (``customFields``)."""
-
-
-def plain_json(value: Any) -> Any:
-    """A free-form JSON value nested at most ``MAX_JSON_DEPTH`` deep whose strings, keys included, hold no
-    NUL (see ``no_nul``); walked without recursion."""
-    pending = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, str):
-            no_nul(item)
-        elif isinstance(item, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise ValueError(f"must not be nested more than {MAX_JSON_DEPTH} levels deep")
-            children = [*item, *item.values()] if isinstance(item, dict) else item
-            pending.extend((child, depth + 1) for child in children)
     return value
 
 

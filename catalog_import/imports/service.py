@@ -21,7 +21,7 @@ from catalog_import.errors import (
     InvalidImport,
 )
 from catalog_import.ids import Id, new_id
-from catalog_import.imports import schemas
+from catalog_import.imports import schemas, webhook_messages
 from catalog_import.imports.body import (
     PushLimits,
     collections_of,
@@ -49,7 +49,6 @@ from catalog_import.pagination import encode_cursor, id_after, number_after
 from catalog_import.problems import Problem, Severity, error
 from catalog_import.resolvers.lookups import Lookups
 from catalog_import.schemas import Page
-from catalog_import.webhooks import service as webhooks
 
 logger = structlog.get_logger(__name__)
 
@@ -163,7 +162,7 @@ async def cancel_import(session: AsyncSession, integration_id: uuid.UUID, import
     repository = ImportRepository(session)
     await repository.delete_staged(import_id)
     await repository.mark_cancelled(import_id)
-    await webhooks.import_ended(session, import_id)
+    await webhook_messages.import_ended(session, import_id)
 
 
 # -- pushes ---------------------------------------------------------------------------------------------

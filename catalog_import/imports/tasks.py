@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from catalog_import.committer.tasks import WorkerRuntime
 from catalog_import.imports.retention import purge_expired
+from catalog_import.runtime import WorkerRuntime
 
 PURGE_EVERY_MINUTES = 10
 

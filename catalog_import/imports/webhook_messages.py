@@ -1,5 +1,6 @@
-"""Webhook messages of an import, written to the outbox in the caller's transaction: a batch of failures
-as it is recorded, the final status when the import ends. Nothing is sent here; the delivery loops do."""
+"""What an import tells its webhooks, written to the webhooks' outbox in the caller's transaction: a batch
+of failures as it is recorded, the final status when the import ends. The import side decides what is
+said; the webhooks package sends it (its delivery loops)."""
 
 import uuid
 from collections.abc import Sequence
