@@ -16,12 +16,10 @@ from catalog_import.logs import configure_logging
 # Set by ``serve`` for the processes it starts: where the lock of the in-process worker is, when one runs.
 WORKER_LOCK_VARIABLE = "CATALOG_IMPORT_SERVE_WORKER_LOCK"
 
-# The lock file stays open (and locked) as long as the process that took it lives.
-_held: list[IO[bytes]] = []
 
-
-def take_lock(path: Path) -> bool:
-    """Lock ``path`` for the rest of this process's life, unless another process holds it."""
+def take_lock(path: Path) -> IO[bytes] | None:
+    """Lock ``path`` unless another process holds it: the open file, which holds the lock until it is
+    closed or the process ends; None when it is held elsewhere."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a+b")
     try:
@@ -35,9 +33,8 @@ def take_lock(path: Path) -> bool:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         handle.close()
-        return False
-    _held.append(handle)
-    return True
+        return None
+    return handle
 
 
 def app_from_environment() -> FastAPI:
@@ -47,7 +44,10 @@ def app_from_environment() -> FastAPI:
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
-    lock = os.environ.get(WORKER_LOCK_VARIABLE)
-    application = create_app(settings, run_worker=bool(lock) and take_lock(Path(lock or "")))
+    lock_path = os.environ.get(WORKER_LOCK_VARIABLE)
+    lock = take_lock(Path(lock_path)) if lock_path else None
+    application = create_app(settings, run_worker=lock is not None)
+    # Held as long as the app (the process) lives.
+    application.state.worker_lock = lock
     tune_garbage_collection()
     return application

@@ -12,11 +12,16 @@ from tests.factories import product
 from tests.live import TOKEN_REQUEST, serve_process
 
 
-def test_the_worker_lock_is_held_by_one_taker(tmp_path: Path) -> None:
+def test_the_worker_lock_is_held_by_one_taker_until_let_go(tmp_path: Path) -> None:
     lock = tmp_path / "locks" / "worker.lock"
 
-    assert take_lock(lock)
-    assert not take_lock(lock)
+    held = take_lock(lock)
+    assert held is not None
+    assert take_lock(lock) is None
+    held.close()
+    again = take_lock(lock)
+    assert again is not None
+    again.close()
 
 
 def test_two_api_processes_take_pushes_and_one_commits(settings: Settings, tmp_path: Path) -> None:
