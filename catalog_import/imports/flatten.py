@@ -18,7 +18,6 @@ from catalog_import.imports.records import (
     MediaRecord,
     OptionRef,
     ProductRecord,
-    ProductRef,
     ProductUnassign,
     TaxRecord,
     VariantOverride,
@@ -83,53 +82,75 @@ class Flattener:
 
     # -- collecting what to look up, before the lookups are loaded ------------------------------------
     def want(self, entity: str, record: Any) -> None:
+        """Collect what a root record of ``entity`` may ask the lookups for, before they load."""
+        RECORD_WANTS[entity](self, record)
+
+    def _want_tax(self, record: TaxRecord) -> None:
+        self.lookups.tax.want_id(record.id)
+        self.lookups.tax.want_key(record.name)
+
+    def _want_category(self, record: CategoryRecord) -> None:
+        category = self.lookups.category
+        category.want_id(record.id)
+        parent_path = self._parent_path(record)
+        if parent_path is not None and record.name is not None:
+            category.want_key(path_key([*parent_path, record.name]))
+        elif record.parent is None and record.name is not None:
+            category.want_key(record.name)
+        if parent_path is not None:
+            category.want_key(path_key(parent_path))
+        if isinstance(record.parent, CategoryRef):
+            category.want_id(record.parent.id)
+        for product in record.products or ():
+            self.lookups.product.want_id(product.id)
+            self.lookups.product.want_key(product.product_number)
+
+    def _want_media(self, record: MediaRecord) -> None:
+        self.lookups.media.want_id(record.id)
+        self.lookups.media.want_key(record.url)
+        self.lookups.folder.want_id(record.folder.id if record.folder else None)
+
+    def _want_product(self, record: ProductRecord) -> None:
         lk = self.lookups
-        if isinstance(record, TaxRecord):
-            lk.tax.want(ids=[record.id], keys=[record.name])
-        elif isinstance(record, CategoryRecord):
-            lk.category.want(ids=[record.id])
-            parent_path = self._parent_path(record)
-            if parent_path is not None and record.name is not None:
-                lk.category.want(keys=[path_key([*parent_path, record.name])])
-            elif record.parent is None and record.name is not None:
-                lk.category.want(keys=[record.name])
-            if parent_path is not None:
-                lk.category.want(keys=[path_key(parent_path)])
-            if isinstance(record.parent, CategoryRef) and record.parent.id is not None:
-                lk.category.want(ids=[record.parent.id])
-            for product in record.products or ():
-                lk.product.want(ids=[product.id], keys=[product.product_number])
-        elif isinstance(record, MediaRecord):
-            lk.media.want(ids=[record.id], keys=[record.url])
-            lk.folder.want(ids=[record.folder.id if record.folder else None])
-        elif isinstance(record, ProductRecord | ProductUnassign | ProductRef):
-            lk.product.want(ids=[record.id], keys=[record.product_number])
-            if isinstance(record, ProductRecord):
-                if record.variants is not None:
-                    lk.variants.want(record.id, record.product_number)
-                    # The numbers its new variants would get: taken already when pushed before.
-                    count = min(variant_count(record.variants), MAX_VARIANTS)
-                    numbers = [f"{record.product_number}.{n}" for n in range(1, count + 1)]
-                    overridden = [o.product_number for o in record.variant_overrides or ()]
-                    lk.product.want(keys=[*numbers, *overridden] if record.product_number else overridden)
-                if record.parent is not None:
-                    lk.product.want(ids=[record.parent.id], keys=[record.parent.product_number])
-                if record.tax is not None:
-                    lk.tax.want(ids=[record.tax.id], keys=[record.tax.name])
-                for price in record.prices or ():
-                    if isinstance(price.currency, str):
-                        lk.currency.want(keys=[price.currency.upper()])
-                    else:
-                        lk.currency.want(ids=[price.currency.id])
-                for media in record.media or ():
-                    lk.media.want(ids=[media.id], keys=[media.url])
-                    lk.folder.want(ids=[media.folder.id if media.folder else None])
-            categories = record.categories if isinstance(record, ProductRecord | ProductUnassign) else None
-            for category in categories or ():
-                lk.category.want(ids=[category.id], keys=[path_key(category.path) if category.path else None])
-            if isinstance(record, ProductUnassign):
-                for unassigned in record.media or ():
-                    lk.media.want(ids=[unassigned.id], keys=[unassigned.url])
+        lk.product.want_id(record.id)
+        lk.product.want_key(record.product_number)
+        if record.variants is not None:
+            lk.variants.want(record.id, record.product_number)
+            # The numbers its new variants would get: taken already when pushed before.
+            count = min(variant_count(record.variants), MAX_VARIANTS)
+            numbers = [f"{record.product_number}.{n}" for n in range(1, count + 1)]
+            overridden = [o.product_number for o in record.variant_overrides or ()]
+            lk.product.want(keys=[*numbers, *overridden] if record.product_number else overridden)
+        if record.parent is not None:
+            lk.product.want_id(record.parent.id)
+            lk.product.want_key(record.parent.product_number)
+        if record.tax is not None:
+            lk.tax.want_id(record.tax.id)
+            lk.tax.want_key(record.tax.name)
+        for price in record.prices or ():
+            if isinstance(price.currency, str):
+                lk.currency.want_key(price.currency.upper())
+            else:
+                lk.currency.want_id(price.currency.id)
+        for media in record.media or ():
+            lk.media.want_id(media.id)
+            lk.media.want_key(media.url)
+            lk.folder.want_id(media.folder.id if media.folder else None)
+        self._want_categories(record.categories)
+
+    def want_unassign(self, item: ProductUnassign) -> None:
+        """Collect what an unassign item may ask the lookups for, before they load."""
+        self.lookups.product.want_id(item.id)
+        self.lookups.product.want_key(item.product_number)
+        self._want_categories(item.categories)
+        for unassigned in item.media or ():
+            self.lookups.media.want_id(unassigned.id)
+            self.lookups.media.want_key(unassigned.url)
+
+    def _want_categories(self, categories: Iterable[CategoryRef] | None) -> None:
+        for category in categories or ():
+            self.lookups.category.want_id(category.id)
+            self.lookups.category.want_key(path_key(category.path) if category.path else None)
 
     @staticmethod
     def _parent_path(record: CategoryRecord) -> list[str] | None:
@@ -926,6 +947,15 @@ class Flattener:
     def want_delete(self, entity: str, item: Any) -> None:
         entity_id, key = delete_identity(entity, item)
         self.lookups.of(entity).want(ids=[entity_id], keys=[key])
+
+
+# What each kind of root record may ask the lookups for (``Flattener.want``).
+RECORD_WANTS: dict[str, Callable[[Flattener, Any], None]] = {
+    "tax": Flattener._want_tax,
+    "category": Flattener._want_category,
+    "media": Flattener._want_media,
+    "product": Flattener._want_product,
+}
 
 
 def delete_identity(entity: str, item: Any) -> tuple[uuid.UUID | None, str | None]:

@@ -396,7 +396,7 @@ def _unassign_steps(flattener: Flattener, collections: list[tuple[str, Any]]) ->
                 problems = validation_problems(exc, path, raw)
                 steps.append(partial(rejected, "product", path, problems))
                 continue
-            flattener.want("product", item)
+            flattener.want_unassign(item)
             steps.append(partial(flattener.unassign, item, path))
     return steps
 

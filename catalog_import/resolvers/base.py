@@ -121,8 +121,18 @@ class Lookup:
 
     def want(self, *, ids: Iterable[uuid.UUID | None] = (), keys: Iterable[str | None] = ()) -> None:
         """Collect what the records of a push may ask for, before ``load``."""
-        self._wanted_ids.update(i for i in ids if i is not None)
-        self._wanted_keys.update(k for k in keys if k is not None)
+        for entity_id in ids:
+            self.want_id(entity_id)
+        for key in keys:
+            self.want_key(key)
+
+    def want_id(self, entity_id: uuid.UUID | None) -> None:
+        if entity_id is not None:
+            self._wanted_ids.add(entity_id)
+
+    def want_key(self, key: str | None) -> None:
+        if key is not None:
+            self._wanted_keys.add(key)
 
     async def load(self) -> None:
         ids = sorted(self._wanted_ids - self._by_id.keys())
