@@ -12,7 +12,6 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_import import garbage
 from catalog_import.addresses import AddressPolicy, ForbiddenAddress
 from catalog_import.errors import (
     IdempotencyKeyReused,
@@ -226,19 +225,6 @@ async def _push(
     staging and is resolved again, now seeing the first's records, so create or update is decided once."""
     import_ = await get_import(session, integration_id, import_id)
     ensure_open(import_)
-    with garbage.pushes.paused():
-        return await _parse_resolve_and_stage(session, import_, body, limits, plan, allowed, operation)
-
-
-async def _parse_resolve_and_stage(
-    session: AsyncSession,
-    import_: Import,
-    body: bytes,
-    limits: PushLimits,
-    plan: Callable[[Flattener, list[tuple[str, Any]]], list[Step]],
-    allowed: Collection[str],
-    operation: Operation,
-) -> schemas.PushResult:
     collections = collections_of(parse_json(body), allowed)
     count_root_records(collections, limits.root_records)
     count_staged_records(collections, limits.staged_records)
@@ -248,7 +234,7 @@ async def _parse_resolve_and_stage(
         # would otherwise lag behind it, and it would look staged records up by scanning all of them.
         await ImportRepository(session).refresh_statistics()
     # Read before the first attempt: a savepoint rolled back expires what the session loaded.
-    target = PushTarget(import_.integration_id, import_.id, import_.defer_references)
+    target = PushTarget(integration_id, import_id, import_.defer_references)
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         try:
             async with session.begin_nested():
