@@ -692,7 +692,8 @@ def rows(figures: Figures) -> list[Row]:
     table.append(
         Row(
             "",
-            f"minimal endpoint: validate + COPY, {PUSH_CLIENTS} clients, 1 process",
+            f"minimal endpoint: validate + COPY, {PUSH_CLIENTS} clients, "
+            + ("1 process" if figures.api_processes == 1 else f"{figures.api_processes} processes"),
             show(minimal.push_per_second if minimal else None, "{:,.0f} records/s"),
             "1.00× min.",
             "baseline",
