@@ -15,7 +15,7 @@ from catalog_import.imports import schemas, service
 from catalog_import.imports.body import PushesPerIntegration, PushLimits, read_body, refuse_declared_size
 from catalog_import.imports.events import ImportEvents, parse_last_event_id
 from catalog_import.imports.records import CustomRecord, DeleteBatch, RecordBatch, UnassignBatch
-from catalog_import.models import ImportStatus
+from catalog_import.models import ImportStatus, Operation
 from catalog_import.problems import Severity
 from catalog_import.schemas import NO_NUL, ErrorResponse, Page, json_body
 
@@ -115,7 +115,8 @@ async def push_records(
 ) -> schemas.PushResult:
     """Stage records (taxes, categories, media, products). Each root record is checked on its own: the
     valid ones are staged, the others are answered with their problems."""
-    return await service.push_records(session, integration_id, import_id, body, push_limits(request))
+    limits = push_limits(request)
+    return await service.push(session, integration_id, import_id, body, limits, Operation.UPSERT)
 
 
 @router.post(
@@ -134,7 +135,8 @@ async def push_deletes(
     session: Session,
 ) -> schemas.PushResult:
     """Queue deletions; they run at commit, after every upsert, dependents first."""
-    return await service.push_deletes(session, integration_id, import_id, body, push_limits(request))
+    limits = push_limits(request)
+    return await service.push(session, integration_id, import_id, body, limits, Operation.DELETE)
 
 
 @router.post(
@@ -153,7 +155,8 @@ async def push_unassigns(
     session: Session,
 ) -> schemas.PushResult:
     """Queue removals of product links (media, categories); they run at commit."""
-    return await service.push_unassigns(session, integration_id, import_id, body, push_limits(request))
+    limits = push_limits(request)
+    return await service.push(session, integration_id, import_id, body, limits, Operation.UNASSIGN)
 
 
 @router.post(

@@ -2,7 +2,7 @@
 status. Services never commit; the request boundary does."""
 
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -207,25 +207,25 @@ PUSH_ATTEMPTS = 5
 STAGED_KEY_CONSTRAINT = "ex_import_records_natural_key"
 
 
-async def _push(
+async def push(
     session: AsyncSession,
     integration_id: uuid.UUID,
     import_id: uuid.UUID,
     body: bytes,
     limits: PushLimits,
-    plan: Callable[[Flattener, list[tuple[str, Any]]], list[Step]],
-    allowed: Collection[str],
     operation: Operation,
 ) -> schemas.PushResult:
-    """The steps every push shares: check the import, parse the body, stage what is valid.
+    """A push of records (upserts), deletes or unassigns (``operation``): check the import, parse the body,
+    stage what is valid.
 
     Pushes into one import run at the same time: they take no lock while they resolve their records, and
     take turns only to number themselves and stage (``next_batch`` to the end of the transaction). A
     natural key that two pushes would both create is staged by the first; the second conflicts with it at
     staging and is resolved again, now seeing the first's records, so create or update is decided once."""
+    kind = PUSH_KINDS[operation]
     import_ = await get_import(session, integration_id, import_id)
     ensure_open(import_)
-    collections = collections_of(parse_json(body), allowed)
+    collections = collections_of(parse_json(body), kind.collections)
     count_root_records(collections, limits.root_records)
     count_staged_records(collections, limits.staged_records)
     upcoming = import_.batch_count + 1
@@ -238,7 +238,7 @@ async def _push(
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         try:
             async with session.begin_nested():
-                return await _resolve_and_stage(session, target, collections, plan, operation)
+                return await _resolve_and_stage(session, target, collections, kind.plan, operation)
         except IntegrityError as exc:
             if constraint_of(exc) != STAGED_KEY_CONSTRAINT or attempt == PUSH_ATTEMPTS:
                 raise
@@ -401,49 +401,20 @@ def _unassign_steps(flattener: Flattener, collections: list[tuple[str, Any]]) ->
     return steps
 
 
-async def push_records(
-    session: AsyncSession,
-    integration_id: uuid.UUID,
-    import_id: uuid.UUID,
-    body: bytes,
-    limits: PushLimits,
-) -> schemas.PushResult:
-    allowed = [*RECORD_COLLECTIONS, "extensions"]
-    return await _push(
-        session, integration_id, import_id, body, limits, _record_steps, allowed, Operation.UPSERT
-    )
+@dataclass(frozen=True, slots=True)
+class PushKind:
+    """How a push of one operation reads its body: the collections it may hold, and the steps of its
+    records."""
+
+    collections: tuple[str, ...]
+    plan: Callable[[Flattener, list[tuple[str, Any]]], list[Step]]
 
 
-async def push_deletes(
-    session: AsyncSession,
-    integration_id: uuid.UUID,
-    import_id: uuid.UUID,
-    body: bytes,
-    limits: PushLimits,
-) -> schemas.PushResult:
-    allowed = [*DELETE_COLLECTIONS, "extensions"]
-    return await _push(
-        session, integration_id, import_id, body, limits, _delete_steps, allowed, Operation.DELETE
-    )
-
-
-async def push_unassigns(
-    session: AsyncSession,
-    integration_id: uuid.UUID,
-    import_id: uuid.UUID,
-    body: bytes,
-    limits: PushLimits,
-) -> schemas.PushResult:
-    return await _push(
-        session,
-        integration_id,
-        import_id,
-        body,
-        limits,
-        _unassign_steps,
-        ["products"],
-        Operation.UNASSIGN,
-    )
+PUSH_KINDS: dict[Operation, PushKind] = {
+    Operation.UPSERT: PushKind((*RECORD_COLLECTIONS, "extensions"), _record_steps),
+    Operation.DELETE: PushKind((*DELETE_COLLECTIONS, "extensions"), _delete_steps),
+    Operation.UNASSIGN: PushKind(("products",), _unassign_steps),
+}
 
 
 # -- status ---------------------------------------------------------------------------------------------

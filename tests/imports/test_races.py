@@ -12,7 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog_import.imports.body import PushLimits
-from catalog_import.imports.service import push_records
+from catalog_import.imports.service import push
+from catalog_import.models import Operation
 from tests.factories import Api, assert_error, product
 
 RACES = 8
@@ -115,7 +116,8 @@ async def integration_of(api: Api, import_id: str) -> uuid.UUID:
 async def push_in(session: AsyncSession, api: Api, import_id: str, body: Any) -> dict[str, Any]:
     limits = PushLimits(api.settings.max_records_per_push, api.settings.max_staged_records_per_push)
     integration_id = await integration_of(api, import_id)
-    result = await push_records(session, integration_id, uuid.UUID(import_id), orjson.dumps(body), limits)
+    body_bytes = orjson.dumps(body)
+    result = await push(session, integration_id, uuid.UUID(import_id), body_bytes, limits, Operation.UPSERT)
     return result.model_dump(mode="json", by_alias=True)
 
 
