@@ -29,6 +29,15 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | OSError)
 
 
+def constraint_name(exc: DBAPIError) -> str | None:
+    """The constraint a refused statement broke, if any: asyncpg names it on its error, which SQLAlchemy's
+    adapter wraps (directly or as the cause of its own)."""
+    original = getattr(exc, "orig", None)
+    return getattr(original, "constraint_name", None) or getattr(
+        getattr(original, "__cause__", None), "constraint_name", None
+    )
+
+
 def async_database_url(url: str) -> str:
     """The SQLAlchemy asyncpg form of a ``postgresql://`` URL."""
     parsed = make_url(url)

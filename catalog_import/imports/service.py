@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.addresses import AddressPolicy, ForbiddenAddress
+from catalog_import.db import constraint_name
 from catalog_import.errors import (
     IdempotencyKeyReused,
     ImportAlreadyCommitted,
@@ -240,16 +241,10 @@ async def push(
             async with session.begin_nested():
                 return await _resolve_and_stage(session, target, collections, kind.plan, operation)
         except IntegrityError as exc:
-            if constraint_of(exc) != STAGED_KEY_CONSTRAINT or attempt == PUSH_ATTEMPTS:
+            if constraint_name(exc) != STAGED_KEY_CONSTRAINT or attempt == PUSH_ATTEMPTS:
                 raise
             logger.info("another push staged a key of this one meanwhile: resolving again", attempt=attempt)
     raise AssertionError("unreachable")
-
-
-def constraint_of(exc: IntegrityError) -> str | None:
-    original = exc.orig
-    name = getattr(original, "constraint_name", None)
-    return name or getattr(getattr(original, "__cause__", None), "constraint_name", None)
 
 
 @dataclass(frozen=True, slots=True)

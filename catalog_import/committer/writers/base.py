@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog_import.db import constraint_name
 from catalog_import.media.download import DownloadError, StoredFile
 from catalog_import.media.services import MediaServices
 from catalog_import.problems import Problem, error
@@ -87,9 +88,7 @@ CONSTRAINT_CODES = {
 def database_problem(exc: DBAPIError, path: str) -> Problem:
     """The problem of one record whose write the database refused."""
     original = getattr(exc, "orig", None)
-    constraint = getattr(original, "constraint_name", None) or getattr(
-        getattr(original, "__cause__", None), "constraint_name", None
-    )
+    constraint = constraint_name(exc)
     detail = str(original or exc).splitlines()[0]
     detail = re.sub(r"^<class '[^']+'>:\s*", "", detail)
     code = CONSTRAINT_CODES.get(constraint or "", "CONSTRAINT_VIOLATION" if constraint else "INVALID_VALUE")
