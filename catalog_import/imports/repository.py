@@ -10,7 +10,7 @@ from sqlalchemy import Uuid, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_import.imports.flatten import StagedRecord
+from catalog_import.imports.stagers.base import StagedRecord
 from catalog_import.models import (
     INITIAL_LEVEL_SQL,
     BatchState,

@@ -8,7 +8,6 @@ from functools import partial
 from typing import Any
 
 import structlog
-from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +20,7 @@ from catalog_import.errors import (
     ImportNotFound,
     InvalidImport,
 )
-from catalog_import.ids import Id, new_id
+from catalog_import.ids import new_id
 from catalog_import.imports import schemas, webhook_messages
 from catalog_import.imports.body import (
     PushLimits,
@@ -30,47 +29,19 @@ from catalog_import.imports.body import (
     count_staged_records,
     parse_json,
 )
-from catalog_import.imports.flatten import DELETE_COLLECTIONS, Flattener, RecordOutcome, StagedRecord
-from catalog_import.imports.records import (
-    CategoryKey,
-    CategoryRecord,
-    MediaKey,
-    MediaRecord,
-    ProductKey,
-    ProductRecord,
-    ProductUnassign,
-    TaxKey,
-    TaxRecord,
-)
 from catalog_import.imports.repository import ImportRepository
+from catalog_import.imports.stagers import STAGERS, RecordOutcome, Rejected, StagedRecord, Staging
 from catalog_import.imports.views import failure_schema, summary
 from catalog_import.metrics import count_pushed
 from catalog_import.models import Import, ImportStatus, Operation
 from catalog_import.pagination import encode_cursor, id_after, number_after
-from catalog_import.problems import Problem, Severity, error
+from catalog_import.problems import Problem, Severity
 from catalog_import.resolvers.lookups import Lookups
 from catalog_import.schemas import Page
 
 logger = structlog.get_logger(__name__)
 
 STATUS_FAILURE_LIMIT = 100
-
-Step = Callable[[], RecordOutcome]
-"""Stages one root record of a push (or reports why it cannot be staged)."""
-
-RECORD_COLLECTIONS: dict[str, tuple[str, type[BaseModel]]] = {
-    "taxes": ("tax", TaxRecord),
-    "categories": ("category", CategoryRecord),
-    "media": ("media", MediaRecord),
-    "products": ("product", ProductRecord),
-}
-DELETE_ITEM_ADAPTERS: dict[str, TypeAdapter[Any]] = {
-    "products": TypeAdapter(list[Id | ProductKey]),
-    "categories": TypeAdapter(list[Id | CategoryKey]),
-    "media": TypeAdapter(list[Id | MediaKey]),
-    "taxes": TypeAdapter(list[Id | TaxKey]),
-}
-
 
 # -- lifecycle ----------------------------------------------------------------------------------------
 
@@ -168,40 +139,6 @@ async def cancel_import(session: AsyncSession, integration_id: uuid.UUID, import
 
 # -- pushes ---------------------------------------------------------------------------------------------
 
-
-def body_location(loc: tuple[int | str, ...], data: Any, *, missing: bool) -> list[str]:
-    """The parts of a validation error's location that are keys or indexes of the body. Pydantic also
-    names the members of a union and validator functions in a location (``currency.constrained-str``);
-    those are not paths of the body and are left out."""
-    parts: list[str] = []
-    value = data
-    for position, part in enumerate(loc):
-        in_object = isinstance(value, dict) and isinstance(part, str) and part in value
-        in_list = isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
-        if in_object or in_list:
-            value = value[part]
-        elif not (missing and position == len(loc) - 1 and isinstance(value, dict)):
-            continue
-        parts.append(str(part))
-    return parts
-
-
-def validation_problems(exc: ValidationError, path: str, data: Any) -> list[Problem]:
-    """One ``INVALID_FIELD`` per validation error of ``data`` (the part of the body at ``path``)."""
-    problems: dict[Problem, None] = {}  # ordered and without repeats
-    located = [
-        (".".join(body_location(err["loc"], data, missing=err["type"] == "missing")), err)
-        for err in exc.errors()
-    ]
-    # A field that may be absent but never null fails as its own type and as None: the first says why.
-    other_errors = {location for location, err in located if err["type"] != "none_required"}
-    for location, err in located:
-        if err["type"] == "none_required" and location in other_errors:
-            continue
-        problems.setdefault(error("INVALID_FIELD", err["msg"], f"{path}.{location}" if location else path))
-    return list(problems)
-
-
 # Concurrent pushes that stage the same natural key are resolved again this often, each time seeing the
 # other's records, before the push fails.
 PUSH_ATTEMPTS = 5
@@ -223,10 +160,10 @@ async def push(
     take turns only to number themselves and stage (``next_batch`` to the end of the transaction). A
     natural key that two pushes would both create is staged by the first; the second conflicts with it at
     staging and is resolved again, now seeing the first's records, so create or update is decided once."""
-    kind = PUSH_KINDS[operation]
+    stagers = STAGERS[operation]
     import_ = await get_import(session, integration_id, import_id)
     ensure_open(import_)
-    collections = collections_of(parse_json(body), kind.collections)
+    collections = collections_of(parse_json(body), stagers)
     count_root_records(collections, limits.root_records)
     count_staged_records(collections, limits.staged_records)
     upcoming = import_.batch_count + 1
@@ -239,7 +176,7 @@ async def push(
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         try:
             async with session.begin_nested():
-                return await _resolve_and_stage(session, target, collections, kind.plan, operation)
+                return await _resolve_and_stage(session, target, collections, operation)
         except IntegrityError as exc:
             if constraint_name(exc) != STAGED_KEY_CONSTRAINT or attempt == PUSH_ATTEMPTS:
                 raise
@@ -254,16 +191,33 @@ class PushTarget:
     defer_references: bool
 
 
+Step = Callable[[], RecordOutcome]
+"""Stages one root record of a push (or reports why it cannot be staged)."""
+
+
+def plan(staging: Staging, operation: Operation, collections: list[tuple[str, Any]]) -> list[Step]:
+    """One step per root record of the body, in body order; what each may ask the lookups for is collected
+    on the way, so that the lookups load once for the whole push before the steps run."""
+    steps: list[Step] = []
+    stagers = STAGERS[operation]
+    for collection, value in collections:
+        stager = stagers[collection]
+        for item in stager.items(collection, value):
+            record = stager.parse(item)
+            if isinstance(record, Rejected):
+                steps.append(partial(RecordOutcome, item.entity, item.path, problems=record.problems))
+                continue
+            stager.want(staging, record)
+            steps.append(partial(stager.stage, staging, record, item.path))
+    return steps
+
+
 async def _resolve_and_stage(
-    session: AsyncSession,
-    target: PushTarget,
-    collections: list[tuple[str, Any]],
-    plan: Callable[[Flattener, list[tuple[str, Any]]], list[Step]],
-    operation: Operation,
+    session: AsyncSession, target: PushTarget, collections: list[tuple[str, Any]], operation: Operation
 ) -> schemas.PushResult:
-    flattener = Flattener(Lookups(session, target.import_id), defer_references=target.defer_references)
-    steps = plan(flattener, collections)
-    await flattener.lookups.load()
+    staging = Staging(Lookups(session, target.import_id), defer_references=target.defer_references)
+    steps = plan(staging, operation, collections)
+    await staging.lookups.load()
 
     outcomes: list[RecordOutcome] = []
     staged: dict[tuple[str, str, uuid.UUID], StagedRecord] = {}
@@ -313,103 +267,6 @@ def problem_json(problem: Problem) -> dict[str, Any]:
     data["severity_code"] = data.pop("severityCode")
     data.pop("entity", None)
     return data
-
-
-def rejected(entity: str, path: str, problems: list[Problem]) -> RecordOutcome:
-    return RecordOutcome(entity, path, problems=problems)
-
-
-def _custom_entity_steps(
-    flattener: Flattener, extensions: dict[str, list[Any]], handler: Callable[[str, Any, str], RecordOutcome]
-) -> list[Step]:
-    """One step per record of a custom entity, ``extensions.{name}.{index}``."""
-    steps: list[Step] = []
-    for name, records in extensions.items():
-        flattener.want_custom(name, records)
-        steps.extend(
-            partial(handler, name, raw, f"extensions.{name}.{index}") for index, raw in enumerate(records)
-        )
-    return steps
-
-
-def _record_steps(flattener: Flattener, collections: list[tuple[str, Any]]) -> list[Step]:
-    steps: list[Step] = []
-    for collection, items in collections:
-        if collection == "extensions":
-            steps.extend(_custom_entity_steps(flattener, items, flattener.custom_entity))
-            continue
-        entity, model = RECORD_COLLECTIONS[collection]
-        for index, raw in enumerate(items):
-            path = f"{collection}.{index}"
-            try:
-                record = model.model_validate(raw)
-            except ValidationError as exc:
-                problems = validation_problems(exc, path, raw)
-                steps.append(partial(rejected, entity, path, problems))
-                continue
-            flattener.want(entity, record)
-            if isinstance(record, ProductRecord):
-                for name, value in (record.extensions or {}).items():
-                    flattener.want_custom(name, value if isinstance(value, list) else [value])
-            handler = getattr(flattener, entity)
-            steps.append(partial(handler, record, path))
-    return steps
-
-
-def _delete_steps(flattener: Flattener, collections: list[tuple[str, Any]]) -> list[Step]:
-    steps: list[Step] = []
-    for collection, items in collections:
-        if collection == "extensions":
-            steps.extend(_custom_entity_steps(flattener, items, flattener.delete_custom))
-            continue
-        entity = DELETE_COLLECTIONS[collection]
-        adapter = DELETE_ITEM_ADAPTERS[collection]
-        for index, raw in enumerate(items):
-            path = f"{collection}.{index}"
-            try:
-                (item,) = adapter.validate_python([raw])
-            except ValidationError as exc:
-                problems = [
-                    error("INVALID_FIELD", p.message, p.path.replace(f"{path}.0", path, 1))
-                    for p in validation_problems(exc, path, [raw])
-                ]
-                steps.append(partial(rejected, entity, path, problems))
-                continue
-            flattener.want_delete(entity, item)
-            steps.append(partial(flattener.delete, entity, item, path))
-    return steps
-
-
-def _unassign_steps(flattener: Flattener, collections: list[tuple[str, Any]]) -> list[Step]:
-    steps: list[Step] = []
-    for _collection, items in collections:
-        for index, raw in enumerate(items):
-            path = f"products.{index}"
-            try:
-                item = ProductUnassign.model_validate(raw)
-            except ValidationError as exc:
-                problems = validation_problems(exc, path, raw)
-                steps.append(partial(rejected, "product", path, problems))
-                continue
-            flattener.want_unassign(item)
-            steps.append(partial(flattener.unassign, item, path))
-    return steps
-
-
-@dataclass(frozen=True, slots=True)
-class PushKind:
-    """How a push of one operation reads its body: the collections it may hold, and the steps of its
-    records."""
-
-    collections: tuple[str, ...]
-    plan: Callable[[Flattener, list[tuple[str, Any]]], list[Step]]
-
-
-PUSH_KINDS: dict[Operation, PushKind] = {
-    Operation.UPSERT: PushKind((*RECORD_COLLECTIONS, "extensions"), _record_steps),
-    Operation.DELETE: PushKind((*DELETE_COLLECTIONS, "extensions"), _delete_steps),
-    Operation.UNASSIGN: PushKind(("products",), _unassign_steps),
-}
 
 
 # -- status ---------------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from catalog_import.models.catalog import (
 )
 from catalog_import.models.custom import CustomEntityRecord, CustomEntityType, ProductCustomEntity
 from catalog_import.models.staging import (
-    ADOPT_BY_NUMBER,
     INITIAL_LEVEL_SQL,
     BatchState,
     Import,
@@ -40,7 +39,6 @@ from catalog_import.models.staging import (
 )
 
 __all__ = [
-    "ADOPT_BY_NUMBER",
     "INITIAL_LEVEL_SQL",
     "Base",
     "BatchState",

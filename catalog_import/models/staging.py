@@ -26,11 +26,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from catalog_import.models.base import Base, created_at_column
 
-ADOPT_BY_NUMBER = "adoptByNumber"
-"""Key of a staged product's payload, set on a product created without an id given (numbered by the
-server, or a generated variant): at commit it adopts a product that another import created meanwhile with
-its number, instead of failing (CONTRACT §3.2)."""
-
 
 class ImportStatus(StrEnum):
     STARTED = "started"

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.models import ImportRecord, Operation, RecordAction
 from catalog_import.models.catalog import CATEGORY_PATH_SEPARATOR
+from catalog_import.models.payloads import ReferenceField
 from catalog_import.problems import Problem, error
 from catalog_import.sql import any_text, any_uuid
 
@@ -52,7 +53,7 @@ class Reference:
     id: uuid.UUID | None = None
     key: str | None = None
     nested: bool = False
-    field: str | None = None
+    field: ReferenceField | None = None
     many: bool = False
 
     @property
@@ -142,7 +143,7 @@ class Lookup:
         if not ids and not keys:
             return
         for entity_id, key in await self.session.execute(self.catalog_query(keys, ids)):
-            self._remember(Known(entity_id, key))
+            self.remember(Known(entity_id, key))
         if not self.stageable:
             return
         of_this_kind = select(ImportRecord.entity_id, ImportRecord.natural_key, ImportRecord.action).where(
@@ -159,7 +160,8 @@ class Lookup:
         for entity_id, key, action in await self.session.execute(staged):
             self.stage(Known(entity_id, key, creating=action == RecordAction.CREATE, staged=True))
 
-    def _remember(self, known: Known) -> None:
+    def remember(self, known: Known) -> None:
+        """Know an entity of the catalog (as ``load`` finds them)."""
         self._by_id[known.id] = known
         if known.key is not None:
             self._by_key[known.key] = known
@@ -170,7 +172,7 @@ class Lookup:
         previous = self._by_id.get(known.id)
         if previous is not None and previous.key is not None and self._by_key.get(previous.key) is previous:
             del self._by_key[previous.key]
-        self._remember(known)
+        self.remember(known)
 
     def restore(
         self, entity_id: uuid.UUID, previous: Known | None, key: str | None, previous_by_key: Known | None
@@ -180,7 +182,7 @@ class Lookup:
         if current is not None and current.key is not None and self._by_key.get(current.key) is current:
             del self._by_key[current.key]
         if previous is not None:
-            self._remember(previous)
+            self.remember(previous)
         if key is not None and previous_by_key is not None:
             self._by_key[key] = previous_by_key
 

@@ -48,9 +48,10 @@ class DeclarationLookup:
             return
         found = await self.session.scalars(select(CustomEntityType).where(CustomEntityType.name.in_(names)))
         for declared in found:
-            self._declared[declared.name] = Declared(
-                declared.name, declared.fields_schema, declared.product_relation
-            )
+            self.remember(Declared(declared.name, declared.fields_schema, declared.product_relation))
+
+    def remember(self, declared: Declared) -> None:
+        self._declared[declared.name] = declared
 
     def get(self, name: str) -> Declared | None:
         return self._declared.get(name)

@@ -58,5 +58,9 @@ class VariantLookup:
         for parent_id, variant_id, number, options in result:
             self._by_parent[parent_id][frozenset(options)] = ExistingVariant(variant_id, number)
 
+    def remember(self, parent_id: uuid.UUID, variants: dict[Combination, ExistingVariant]) -> None:
+        """Know a product's variants in the catalog (as ``load`` finds them)."""
+        self._by_parent[parent_id] = variants
+
     def of(self, parent_id: uuid.UUID) -> dict[Combination, ExistingVariant]:
         return self._by_parent.get(parent_id, {})

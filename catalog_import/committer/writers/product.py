@@ -22,7 +22,7 @@ from catalog_import.committer.writers.base import (
     run,
 )
 from catalog_import.committer.writers.custom import link_custom_entities
-from catalog_import.models import ADOPT_BY_NUMBER, in_done_batch
+from catalog_import.models import in_done_batch
 
 CHECKS = """
 SELECT r.record_id, 'PRODUCT_NOT_FOUND', 'ID ' || replace(r.entity_id::text, '-', '') || ' not found'
@@ -51,9 +51,9 @@ WHERE r.record_id = ANY(:ids) AND r.payload->>'taxId' IS NOT NULL
 
 # The numbers of the batch that another product has. Lateral lookups by index, one per record: a join
 # would let a stale row estimate of a growing products table pick a scan of all of it for every batch.
-TAKEN_NUMBERS = f"""
+TAKEN_NUMBERS = """
 SELECT r.record_id, r.entity_id, p.id, p.product_number,
-       r.action = 'create' AND r.payload ? '{ADOPT_BY_NUMBER}'
+       r.action = 'create' AND r.payload ? 'adoptByNumber'
        AND NOT EXISTS (SELECT 1 FROM products x WHERE x.id = r.entity_id) AS adoptable
 FROM import_records r
 CROSS JOIN LATERAL (
