@@ -53,6 +53,12 @@ class Identity:
     action: RecordAction
     existing: Known | None
 
+    def key_or_existing(self, key: str | None) -> str | None:
+        """The record's natural key: the one it was pushed with, else that of the record it updates."""
+        if key:
+            return key
+        return self.existing.key if self.existing is not None else None
+
 
 @dataclass(frozen=True, slots=True)
 class RootItem:
@@ -207,6 +213,21 @@ class Staging:
             if resolved is not None:
                 ids.setdefault(resolved.hex)
         return list(ids)
+
+    def root(
+        self, outcome: RecordOutcome, identity: Identity, key: str | None, payload: Payload
+    ) -> StagedRecord:
+        """The root record of an outcome, staged by ``settle`` once its references are resolved."""
+        return StagedRecord(
+            Operation.UPSERT, outcome.entity, identity.id, identity.action, key, True, outcome.path, payload
+        )
+
+    def settle(self, outcome: RecordOutcome, lookup: Lookup, root: StagedRecord) -> None:
+        """Stage the root record of an accepted outcome, before the nested records staged on its way: the
+        outcome takes its id and action."""
+        outcome.id, outcome.action = root.entity_id, root.action
+        self.stage(outcome, lookup, root)
+        outcome.staged.insert(0, outcome.staged.pop())
 
     def stage(self, outcome: RecordOutcome, lookup: Lookup, record: StagedRecord) -> None:
         """Stage a record of the outcome; later records of the push see it in ``lookup``."""

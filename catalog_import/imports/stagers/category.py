@@ -2,8 +2,8 @@
 category may name its parent by path or id, and list products."""
 
 from catalog_import.imports.records import CategoryRecord, CategoryRef
-from catalog_import.imports.stagers.base import ModelStager, RecordOutcome, StagedRecord, Staging
-from catalog_import.models import Operation, RecordAction
+from catalog_import.imports.stagers.base import ModelStager, RecordOutcome, Staging
+from catalog_import.models import RecordAction
 from catalog_import.models.payloads import CategoryPayload
 from catalog_import.problems import error
 from catalog_import.resolvers.base import Known
@@ -94,9 +94,7 @@ class CategoryStager(ModelStager[CategoryRecord]):
             payload["active"] = record.active
         if "description" in fields:
             payload["description"] = record.description
-        staged = StagedRecord(
-            Operation.UPSERT, self.entity, identity.id, identity.action, key, True, path, payload
-        )
+        staged = staging.root(outcome, identity, key, payload)
         if record.parent is not None:
             parent_ref_id = record.parent.id if isinstance(record.parent, CategoryRef) else None
             payload["parentId"] = None
@@ -124,8 +122,7 @@ class CategoryStager(ModelStager[CategoryRecord]):
                 "productIds",
             )
         if not outcome.rejected:
-            outcome.id, outcome.action = identity.id, identity.action
-            staging.stage(outcome, lookup, staged)
+            staging.settle(outcome, lookup, staged)
         return staging.finish(outcome)
 
 

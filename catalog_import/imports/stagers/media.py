@@ -33,12 +33,8 @@ class MediaStager(ModelStager[MediaRecord]):
             "DUPLICATE_MEDIA_URL",
         )
         if identity is not None:
-            key = record.url or (identity.existing.key if identity.existing else None)
-            staged = StagedRecord(
-                Operation.UPSERT, self.entity, identity.id, identity.action, key, True, path, payload
-            )
-            outcome.id, outcome.action = identity.id, identity.action
-            staging.stage(outcome, lookup, staged)
+            root = staging.root(outcome, identity, identity.key_or_existing(record.url), payload)
+            staging.settle(outcome, lookup, root)
         return staging.finish(outcome)
 
 

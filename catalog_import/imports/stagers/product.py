@@ -94,10 +94,7 @@ class ProductStager(ModelStager[ProductRecord]):
                 payload[alias] = value  # type: ignore[literal-required]  # the aliases are payload keys
         if record.id is None and identity.action is RecordAction.CREATE:
             payload["adoptByNumber"] = True
-        key = record.product_number or (identity.existing.key if identity.existing else None)
-        staged = StagedRecord(
-            Operation.UPSERT, self.entity, identity.id, identity.action, key, True, path, payload
-        )
+        staged = staging.root(outcome, identity, identity.key_or_existing(record.product_number), payload)
         if record.tax is not None:
             payload["taxId"] = product_tax(staging, outcome, staged, record, path)
         if record.prices is not None:
@@ -122,10 +119,7 @@ class ProductStager(ModelStager[ProductRecord]):
         if record.extensions is not None:
             payload["customEntityIds"] = product_extensions(staging, outcome, staged, record.extensions, path)
         if not outcome.rejected:
-            outcome.id, outcome.action = identity.id, identity.action
-            staging.stage(outcome, staging.lookups.product, staged)
-            # The root first, then its nested records.
-            outcome.staged.insert(0, outcome.staged.pop())
+            staging.settle(outcome, staging.lookups.product, staged)
             if record.variants is not None:
                 stage_variants(staging, outcome, staged, record, path)
         return staging.finish(outcome)

@@ -1,8 +1,7 @@
 """Taxes: identified by id or by name; a create needs a name and a rate."""
 
 from catalog_import.imports.records import TaxRecord
-from catalog_import.imports.stagers.base import ModelStager, RecordOutcome, StagedRecord, Staging
-from catalog_import.models import Operation
+from catalog_import.imports.stagers.base import ModelStager, RecordOutcome, Staging
 from catalog_import.models.payloads import TaxPayload
 
 
@@ -35,10 +34,6 @@ class TaxStager(ModelStager[TaxRecord]):
                 payload["name"] = record.name
             if "tax_rate" in fields and record.tax_rate is not None:
                 payload["taxRate"] = str(record.tax_rate)
-            key = record.name or (identity.existing.key if identity.existing else None)
-            staged = StagedRecord(
-                Operation.UPSERT, self.entity, identity.id, identity.action, key, True, path, payload
-            )
-            outcome.id, outcome.action = identity.id, identity.action
-            staging.stage(outcome, lookup, staged)
+            root = staging.root(outcome, identity, identity.key_or_existing(record.name), payload)
+            staging.settle(outcome, lookup, root)
         return staging.finish(outcome)

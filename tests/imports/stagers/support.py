@@ -4,7 +4,7 @@ them (read the item, collect what it needs, stage it)."""
 import uuid
 from typing import Any
 
-from catalog_import.imports.stagers import STAGERS, RecordOutcome, Rejected, Staging
+from catalog_import.imports.stagers import STAGERS, RecordOutcome, Rejected, StagedRecord, Staging
 from catalog_import.models import Operation
 from catalog_import.resolvers.base import Known
 from catalog_import.resolvers.lookups import Lookups
@@ -41,6 +41,11 @@ def stage(
     """Stage one root record, at ``<collection>.0``."""
     [outcome] = stage_all(staging, collection, [raw], operation=operation)
     return outcome
+
+
+def payload(record: StagedRecord) -> dict[str, Any]:
+    """A staged record's payload as a plain dict, to compare with one."""
+    return dict(record.payload)
 
 
 def codes(outcome: RecordOutcome) -> list[tuple[str, str]]:

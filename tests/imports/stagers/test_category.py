@@ -1,16 +1,11 @@
 """Categories: the natural key is the path, a parent named by path or id, moves to the root."""
 
 import uuid
-from typing import Any
 
 from catalog_import.models import RecordAction
 from catalog_import.resolvers.base import Known
 from catalog_import.resolvers.category import path_key
-from tests.imports.stagers.support import codes, stage, staging
-
-
-def payload(record: Any) -> dict[str, Any]:
-    return dict(record.payload)
+from tests.imports.stagers.support import codes, payload, stage, staging
 
 
 class TestCategories:

@@ -2,12 +2,11 @@
 variants of a configurator."""
 
 import uuid
-from typing import Any
 
 from catalog_import.models import Operation, RecordAction
 from catalog_import.resolvers.base import Known
 from catalog_import.resolvers.variants import ExistingVariant
-from tests.imports.stagers.support import PRODUCT, codes, stage, staging
+from tests.imports.stagers.support import PRODUCT, codes, payload, stage, staging
 
 NEW_TAX = {"name": "Reduced", "taxRate": 7}
 CONFIGURATOR = [
@@ -15,10 +14,6 @@ CONFIGURATOR = [
     {"property": "Size", "value": "M"},
     {"property": "Colour", "value": "Red"},
 ]
-
-
-def payload(record: Any) -> dict[str, Any]:
-    return dict(record.payload)
 
 
 class TestNestedCreations:
