@@ -1,13 +1,14 @@
 """What every resolver shares: a lookup of one entity kind by id and by natural key, loaded in bulk for
-a whole push (one query against the catalog, one against the import's staged records), then kept up to
-date with the records the push stages, so later records of the same body see earlier ones."""
+a whole push (its queries against the catalog and the import's staged records run in one statement with
+those of the other kinds), then kept up to date with the records the push stages, so later records of the
+same body see earlier ones."""
 
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, select, union_all
+from sqlalchemy import Select, String, literal, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.models import ImportRecord, Operation, RecordAction
@@ -27,6 +28,12 @@ ENTITY_LABELS = {
 
 KeyQuery = Select[*tuple[Any, ...]]
 """A catalog query answering rows of (id, natural key)."""
+LoadQuery = Select[*tuple[Any, ...]]
+"""A query of ``Lookup.load_queries``: rows of (entity, source, id, natural key, staged action)."""
+
+# Where a row of a lookup's load comes from.
+CATALOG = 0
+STAGED = 1
 
 
 @dataclass(slots=True)
@@ -135,29 +142,45 @@ class Lookup:
         if key is not None:
             self._wanted_keys.add(key)
 
-    async def load(self) -> None:
+    def take_wanted(self) -> tuple[list[uuid.UUID], list[str]] | None:
+        """The ids and keys wanted that are not known yet, in order (None when there are none); the wanted
+        are cleared."""
         ids = sorted(self._wanted_ids - self._by_id.keys())
         keys = sorted(self._wanted_keys - self._by_key.keys())
         self._wanted_ids.clear()
         self._wanted_keys.clear()
-        if not ids and not keys:
-            return
-        for entity_id, key in await self.session.execute(self.catalog_query(keys, ids)):
+        return (ids, keys) if ids or keys else None
+
+    def load_queries(self, ids: list[uuid.UUID], keys: list[str]) -> list[LoadQuery]:
+        """The queries that find ``ids`` and ``keys``: in the catalog, and among the import's staged records
+        (rows of entity, source, id, natural key and staged action, so that the queries of all kinds run
+        as one statement: ``Lookups.load``)."""
+        entity = literal(self.entity, String)
+        found = self.catalog_query(keys, ids).subquery()
+        queries: list[LoadQuery] = [
+            select(entity, literal(CATALOG), *found.c, null().cast(String)).select_from(found)
+        ]
+        if self.stageable:
+            of_this_kind = select(
+                entity, literal(STAGED), ImportRecord.entity_id, ImportRecord.natural_key, ImportRecord.action
+            ).where(
+                ImportRecord.import_id == self.import_id,
+                ImportRecord.operation == Operation.UPSERT,
+                ImportRecord.entity == self.entity,
+            )
+            # Two queries rather than one OR, so that each is an index condition (an OR is a filter that
+            # compares every staged record of the import with every key).
+            if keys:
+                queries.append(of_this_kind.where(ImportRecord.natural_key == any_text(keys)))
+            if ids:
+                queries.append(of_this_kind.where(ImportRecord.entity_id == any_uuid(ids)))
+        return queries
+
+    def loaded(self, source: int, entity_id: uuid.UUID, key: str | None, action: str | None) -> None:
+        """Take a row of ``load_queries``: staged records win over the catalog, so they come after it."""
+        if source == CATALOG:
             self.remember(Known(entity_id, key))
-        if not self.stageable:
-            return
-        of_this_kind = select(ImportRecord.entity_id, ImportRecord.natural_key, ImportRecord.action).where(
-            ImportRecord.import_id == self.import_id,
-            ImportRecord.operation == Operation.UPSERT,
-            ImportRecord.entity == self.entity,
-        )
-        # Two arms rather than one OR, so that each is an index condition (an OR is a filter that compares
-        # every staged record of the import with every key).
-        staged = union_all(
-            of_this_kind.where(ImportRecord.natural_key == any_text(keys)),
-            of_this_kind.where(ImportRecord.entity_id == any_uuid(ids)),
-        )
-        for entity_id, key, action in await self.session.execute(staged):
+        else:
             self.stage(Known(entity_id, key, creating=action == RecordAction.CREATE, staged=True))
 
     def remember(self, known: Known) -> None:

@@ -2,7 +2,9 @@
 
 import uuid
 from dataclasses import dataclass, field
+from operator import itemgetter
 
+from sqlalchemy import union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.resolvers.base import Known, Lookup
@@ -27,6 +29,7 @@ class UndoLog:
 
 class Lookups:
     def __init__(self, session: AsyncSession, import_id: uuid.UUID) -> None:
+        self.session = session
         self.tax = TaxLookup(session, import_id)
         self.currency = CurrencyLookup(session, import_id)
         self.category = CategoryLookup(session, import_id)
@@ -44,8 +47,19 @@ class Lookups:
         )  # fmt: skip
 
     async def load(self) -> None:
+        """Load what the lookups want: one statement for the catalog and the staged records of every kind,
+        then the variants of the products found, and the declarations of custom entities named."""
+        queries = []
         for lookup in self.all():
-            await lookup.load()
+            wanted = lookup.take_wanted()
+            if wanted is not None:
+                queries.extend(lookup.load_queries(*wanted))
+        if queries:
+            rows = (await self.session.execute(union_all(*queries))).all()
+            by_entity = {lookup.entity: lookup for lookup in self.all()}
+            # The catalog's rows first: the staged ones overlay them.
+            for entity, source, entity_id, key, action in sorted(rows, key=itemgetter(1)):
+                by_entity[entity].loaded(source, entity_id, key, action)
         await self.variants.load(self.product)
         await self.declarations.load()
 

@@ -2,8 +2,9 @@
 staging is undone, and loading asks the catalog and the import for what the records wanted."""
 
 import uuid
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from catalog_import.models.catalog import CATEGORY_PATH_SEPARATOR
 from catalog_import.resolvers.base import Known, Reference, describe, not_found
@@ -109,19 +110,43 @@ def test_not_found_names_what_was_looked_for() -> None:
 
 
 async def test_loading_overlays_the_import_on_the_catalog(api: Api) -> None:
-    done = await api.import_records({"taxes": [{"name": "In the catalog", "taxRate": 19}]})
+    done = await api.import_records(
+        {
+            "taxes": [{"name": "In the catalog", "taxRate": 19}],
+            "categories": [{"name": "Shoes"}],
+        }
+    )
     assert done["status"] == "done"
     open_import = await api.start()
-    pushed = await api.push(open_import, {"taxes": [{"name": "Staged", "taxRate": 7}]})
+    pushed = await api.push(
+        open_import, {"taxes": [{"name": "Staged", "taxRate": 7}], "categories": [{"name": "Shirts"}]}
+    )
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
     async with api.session_factory() as session:
         catalog_id = await session.scalar(text("SELECT id FROM taxes WHERE name = 'In the catalog'"))
-        lookup = TaxLookup(session, uuid.UUID(open_import))
-        lookup.want(keys=["In the catalog", "Staged", None, "Missing"], ids=[None])
+        lookups = Lookups(session, uuid.UUID(open_import))
+        lookups.tax.want(keys=["In the catalog", "Staged", None, "Missing"], ids=[None])
+        lookups.category.want(keys=["Shoes", "Shirts"])
+        lookups.currency.want(keys=["EUR"])
 
-        await lookup.load()
+        engine = session.get_bind()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            await lookups.load()
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
 
-    in_catalog, staged = lookup.by_key("In the catalog"), lookup.by_key("Staged")
+    in_catalog, staged = lookups.tax.by_key("In the catalog"), lookups.tax.by_key("Staged")
     assert in_catalog is not None and in_catalog.id == catalog_id and not in_catalog.staged
     assert staged is not None and staged.id.hex == pushed["records"][0]["id"]
     assert staged.staged and staged.creating
-    assert lookup.by_key("Missing") is None
+    assert lookups.tax.by_key("Missing") is None
+    shoes, shirts = lookups.category.by_key("Shoes"), lookups.category.by_key("Shirts")
+    assert shoes is not None and not shoes.staged
+    assert shirts is not None and shirts.staged and shirts.id.hex == pushed["records"][1]["id"]
+    assert lookups.currency.by_key("EUR") is not None
+    assert len(statements) == 1, "the lookups of all kinds load in one statement"
