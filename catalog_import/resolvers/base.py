@@ -8,14 +8,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, String, literal, null, select
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_import.models import ImportRecord, Operation, RecordAction
+from catalog_import.models import Operation, RecordAction
 from catalog_import.models.catalog import CATEGORY_PATH_SEPARATOR
 from catalog_import.models.payloads import ReferenceField
 from catalog_import.problems import Problem, error
-from catalog_import.sql import any_text, any_uuid
 
 ENTITY_LABELS = {
     "tax": "Tax",
@@ -25,11 +24,6 @@ ENTITY_LABELS = {
     "product": "Product",
     "custom_entity": "Custom entity record",
 }
-
-KeyQuery = Select[*tuple[Any, ...]]
-"""A catalog query answering rows of (id, natural key)."""
-LoadQuery = Select[*tuple[Any, ...]]
-"""A query of ``Lookup.load_queries``: rows of (entity, source, id, natural key, staged action)."""
 
 # Where a row of a lookup's load comes from.
 CATALOG = 0
@@ -123,9 +117,10 @@ class Lookup:
         self._wanted_ids: set[uuid.UUID] = set()
         self._wanted_keys: set[str] = set()
 
-    # -- the catalog query of this kind: rows of (id, natural key) ------------------------------------
-    def catalog_query(self, keys: list[str], ids: list[uuid.UUID]) -> KeyQuery:
-        raise NotImplementedError
+    # The catalog column of this kind's natural key (its table's ``id`` is the id), and whether entities
+    # of this kind are looked up in the catalog by that key too or only by id.
+    catalog_key: ClassVar[ColumnElement[Any]]
+    found_by_key: ClassVar[bool] = True
 
     def want(self, *, ids: Iterable[uuid.UUID | None] = (), keys: Iterable[str | None] = ()) -> None:
         """Collect what the records of a push may ask for, before ``load``."""
@@ -151,30 +146,34 @@ class Lookup:
         self._wanted_keys.clear()
         return (ids, keys) if ids or keys else None
 
-    def load_queries(self, ids: list[uuid.UUID], keys: list[str]) -> list[LoadQuery]:
-        """The queries that find ``ids`` and ``keys``: in the catalog, and among the import's staged records
-        (rows of entity, source, id, natural key and staged action, so that the queries of all kinds run
-        as one statement: ``Lookups.load``)."""
-        entity = literal(self.entity, String)
-        found = self.catalog_query(keys, ids).subquery()
-        queries: list[LoadQuery] = [
-            select(entity, literal(CATALOG), *found.c, null().cast(String)).select_from(found)
-        ]
+    def load_queries(self, ids: list[uuid.UUID], keys: list[str]) -> tuple[list[str], dict[str, Any]]:
+        """The queries that find ``ids`` and ``keys`` in the catalog and among the import's staged records,
+        and their parameters: rows of (entity, source, id, natural key, staged action), so that the queries
+        of all kinds run as one statement (``Lookups.load``). SQL text rather than SQLAlchemy constructs:
+        a push builds them every time, and building the constructs cost more than running them."""
+        entity = self.entity
+        # Only names of this code go into the text (the kind, its table and column); values are parameters.
+        table, key = self.catalog_key.table.name, self.catalog_key.name
+        params: dict[str, Any] = {f"{entity}_ids": ids, f"{entity}_keys": keys}
+        found_by = f"id = ANY(CAST(:{entity}_ids AS uuid[]))"
+        if self.found_by_key:
+            found_by += f" OR {key} = ANY(CAST(:{entity}_keys AS text[]))"
+        catalog = f"SELECT '{entity}'::text, {CATALOG}, id, {key}::text, NULL::text FROM {table}"  # noqa: S608
+        queries = [f"{catalog} WHERE {found_by}"]
         if self.stageable:
-            of_this_kind = select(
-                entity, literal(STAGED), ImportRecord.entity_id, ImportRecord.natural_key, ImportRecord.action
-            ).where(
-                ImportRecord.import_id == self.import_id,
-                ImportRecord.operation == Operation.UPSERT,
-                ImportRecord.entity == self.entity,
+            params["import_id"] = self.import_id
+            of_this_kind = (
+                f"SELECT '{entity}'::text, {STAGED}, entity_id, natural_key, action::text"  # noqa: S608
+                " FROM import_records WHERE import_id = :import_id"
+                f" AND operation = '{Operation.UPSERT.value}' AND entity = '{entity}'"
             )
             # Two queries rather than one OR, so that each is an index condition (an OR is a filter that
             # compares every staged record of the import with every key).
             if keys:
-                queries.append(of_this_kind.where(ImportRecord.natural_key == any_text(keys)))
+                queries.append(f"{of_this_kind} AND natural_key = ANY(CAST(:{entity}_keys AS text[]))")
             if ids:
-                queries.append(of_this_kind.where(ImportRecord.entity_id == any_uuid(ids)))
-        return queries
+                queries.append(f"{of_this_kind} AND entity_id = ANY(CAST(:{entity}_ids AS uuid[]))")
+        return queries, params
 
     def loaded(self, source: int, entity_id: uuid.UUID, key: str | None, action: str | None) -> None:
         """Take a row of ``load_queries``: staged records win over the catalog, so they come after it."""

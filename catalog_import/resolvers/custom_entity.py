@@ -1,7 +1,6 @@
 """Custom entity records by id (their natural key is the name of their entity, so that a record named by id
 is known to be of the right entity), and the declarations of the entities a push names."""
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -10,17 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.models import CustomEntityRecord, CustomEntityType
-from catalog_import.resolvers.base import KeyQuery, Lookup
-from catalog_import.sql import any_uuid
+from catalog_import.resolvers.base import Lookup
 
 
 class CustomEntityLookup(Lookup):
     entity = "custom_entity"
 
-    def catalog_query(self, keys: list[str], ids: list[uuid.UUID]) -> KeyQuery:
-        return select(CustomEntityRecord.id, CustomEntityRecord.type_name).where(
-            CustomEntityRecord.id == any_uuid(ids)
-        )
+    catalog_key = CustomEntityRecord.__table__.c.type_name
+    found_by_key = False
 
 
 @dataclass(frozen=True, slots=True)

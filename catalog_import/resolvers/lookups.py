@@ -3,8 +3,9 @@
 import uuid
 from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import Any
 
-from sqlalchemy import union_all
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.resolvers.base import Known, Lookup
@@ -49,13 +50,16 @@ class Lookups:
     async def load(self) -> None:
         """Load what the lookups want: one statement for the catalog and the staged records of every kind,
         then the variants of the products found, and the declarations of custom entities named."""
-        queries = []
+        queries: list[str] = []
+        params: dict[str, Any] = {}
         for lookup in self.all():
             wanted = lookup.take_wanted()
             if wanted is not None:
-                queries.extend(lookup.load_queries(*wanted))
+                of_kind, params_of_kind = lookup.load_queries(*wanted)
+                queries.extend(of_kind)
+                params.update(params_of_kind)
         if queries:
-            rows = (await self.session.execute(union_all(*queries))).all()
+            rows = (await self.session.execute(text(" UNION ALL ".join(queries)), params)).all()
             by_entity = {lookup.entity: lookup for lookup in self.all()}
             # The catalog's rows first: the staged ones overlay them.
             for entity, source, entity_id, key, action in sorted(rows, key=itemgetter(1)):
