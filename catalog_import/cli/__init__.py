@@ -308,6 +308,13 @@ def push(
     defer_references: Annotated[
         bool, typer.Option(help="Start the import with deferReferences: references resolved at commit.")
     ] = False,
+    skip_failed_media: Annotated[
+        bool,
+        typer.Option(
+            help='Start the import with mediaFailure "skip": a picture that cannot be downloaded is left '
+            "out with a warning and its product written without it, instead of failing the product."
+        ),
+    ] = False,
     show_failures: Annotated[int, typer.Option(min=0, help="Failures listed in the table.")] = 20,
     failures_file: Annotated[
         Path | None,
@@ -327,6 +334,7 @@ def push(
         wait=wait,
         create_categories=create_categories,
         defer_references=defer_references,
+        skip_failed_media=skip_failed_media,
         show_failures=show_failures,
         failures_file=failures_file,
     )

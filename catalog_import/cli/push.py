@@ -94,6 +94,7 @@ class PushOptions:
     wait: bool = True
     create_categories: bool = True
     defer_references: bool = False
+    skip_failed_media: bool = False
     show_failures: int = 20
     failures_file: Path | None = None
     poll_seconds: float = 0.5
@@ -223,7 +224,11 @@ class FilePush:
             session = await self.open_import(self.options.import_id)
         else:
             name = (self.options.name or f"push {self.source.path.name}")[:255]
-            config = {"deferReferences": True} if self.options.defer_references else {}
+            config: dict[str, object] = {}
+            if self.options.defer_references:
+                config["deferReferences"] = True
+            if self.options.skip_failed_media:
+                config["mediaFailure"] = "skip"
             session = await self.client.start_session(name, **config)
             self.console.print(Text.assemble("Import ", (session.id, "bold"), f" started ({name})"))
         self.outcome.import_id = session.id

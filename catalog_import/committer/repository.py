@@ -17,6 +17,7 @@ from catalog_import.models import (
     ImportBatch,
     ImportRecordCount,
     ImportStatus,
+    MediaFailure,
     RecordState,
     RunnerLease,
     in_done_batch,
@@ -185,6 +186,11 @@ class CommitRepository:
         if finished is not None:
             await self.session.execute(text(SUM_UP_COUNTS), {"import_id": import_id})
         return finished is not None
+
+    async def media_failure(self, import_id: uuid.UUID) -> MediaFailure:
+        """What a media that cannot be downloaded does to its root in this import (``mediaFailure``)."""
+        chosen = await self.session.scalar(select(Import.media_failure).where(Import.id == import_id))
+        return MediaFailure(chosen or MediaFailure.FAIL)
 
     async def status(self, import_id: uuid.UUID) -> str | None:
         return await self.session.scalar(select(Import.status).where(Import.id == import_id))

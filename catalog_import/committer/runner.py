@@ -34,7 +34,7 @@ from catalog_import.committer.writers.base import ClaimedRecord, Problems, Write
 from catalog_import.imports import webhook_messages
 from catalog_import.media.repository import MediaFileRepository
 from catalog_import.media.services import MediaServices
-from catalog_import.models import RecordState
+from catalog_import.models import MediaFailure, RecordState
 from catalog_import.problems import Problem, Severity
 
 logger = structlog.get_logger(__name__)
@@ -84,6 +84,7 @@ class ImportRunner:
         self.log = logger.bind(import_id=import_id.hex)
         self._last_heartbeat = 0.0
         self._categories_list_products = True
+        self._skip_failed_media = False
 
     async def run(self) -> bool:
         """Work on the import until it is done. Returns True when this runner finished it."""
@@ -96,6 +97,8 @@ class ImportRunner:
             if not await prepare_import(session, self.import_id, self.options.batch_size):
                 return False
             self._categories_list_products = await categories_list_products(session, self.import_id)
+            media_failure = await CommitRepository(session).media_failure(self.import_id)
+            self._skip_failed_media = media_failure is MediaFailure.SKIP
         conflicts = 0
         while True:
             try:
@@ -128,7 +131,11 @@ class ImportRunner:
 
     async def _write_next_batch(self) -> Progress:
         """Claim and write the next batch."""
-        context = WriteContext(media=self.media, categories_list_products=self._categories_list_products)
+        context = WriteContext(
+            media=self.media,
+            categories_list_products=self._categories_list_products,
+            skip_failed_media=self._skip_failed_media,
+        )
         # Log lines while a batch is written carry its id and, once claimed, its level (``batch_level``).
         with structlog.contextvars.bound_contextvars(batch_id=uuid.uuid4().hex[:12]):
             try:

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, HttpUrl
 
 from catalog_import.ids import Id
-from catalog_import.models import ImportStatus
+from catalog_import.models import ImportStatus, MediaFailure
 from catalog_import.schemas import NO_NUL, ApiModel, Timestamp
 
 SeverityName = Literal["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"]
@@ -23,6 +23,13 @@ class ImportConfig(ApiModel):
     error_webhook_url: Annotated[HttpUrl, Field(max_length=2048)] | None = None
     status_webhook_url: Annotated[HttpUrl, Field(max_length=2048)] | None = None
     defer_references: bool = False
+    media_failure: MediaFailure = Field(
+        default=MediaFailure.FAIL,
+        description='What a media that cannot be downloaded at commit does: "fail" fails the record it is '
+        'nested in (NESTED_FAILED); "skip" leaves it out with a warning (MEDIA_DOWNLOAD_FAILED, '
+        "MEDIA_URL_FORBIDDEN, MEDIA_TOO_LARGE or MEDIA_TYPE_NOT_ALLOWED) at its path, and the record is "
+        "written without it.",
+    )
 
 
 class ImportOut(ApiModel):

@@ -60,6 +60,7 @@ async def start_import(
         "error_webhook_url": str(config.error_webhook_url) if config.error_webhook_url else None,
         "status_webhook_url": str(config.status_webhook_url) if config.status_webhook_url else None,
         "defer_references": config.defer_references,
+        "media_failure": config.media_failure.value,
     }
     created = await repository.insert(
         {

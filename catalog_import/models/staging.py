@@ -34,6 +34,15 @@ class ImportStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class MediaFailure(StrEnum):
+    """What a media that cannot be downloaded does to the record it is nested in (``mediaFailure``)."""
+
+    # The media fails, and with it its root record (``NESTED_FAILED``).
+    FAIL = "fail"
+    # The media is left out with a warning; its root is written without it.
+    SKIP = "skip"
+
+
 class Operation(StrEnum):
     """What a staged record asks for."""
 
@@ -95,6 +104,9 @@ class Import(Base):
     error_webhook_url: Mapped[str | None] = mapped_column(Text)
     status_webhook_url: Mapped[str | None] = mapped_column(Text)
     defer_references: Mapped[bool] = mapped_column(Boolean, default=False)
+    media_failure: Mapped[str] = mapped_column(
+        String(8), default=MediaFailure.FAIL, server_default=MediaFailure.FAIL.value
+    )
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     # Ordinal of the last push (record, record/delete, record/unassign) in this import.
     batch_count: Mapped[int] = mapped_column(Integer, default=0)

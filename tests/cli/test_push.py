@@ -152,6 +152,26 @@ def test_a_jsonl_file_with_failures_in_the_file_at_push_and_at_commit(
     assert [catalog.product(number) for number in ("JL-3", "JL-4", "JL-5")] == [None, None, None]
 
 
+def test_skip_failed_media_writes_the_product_without_its_missing_picture(
+    live_server: str, tmp_path: Path
+) -> None:
+    with LoopbackServer() as pictures:
+        missing = pictures.url("/missing.png")
+        path = write_jsonl(tmp_path / "products.jsonl", [product("SK-1", media=[{"url": missing}])])
+
+        result = push(live_server, str(path), "--skip-failed-media")
+
+    assert result.exit_code == 0, result.output
+    assert summary(result.stdout)["written"] == "1 product, 1 tax"
+    status = Catalog(live_server).status(import_id_in(result.stdout))
+    (failure,) = status["failures"]
+    assert [(d["code"], d["severity"], d["path"]) for d in failure["details"]] == [
+        ("MEDIA_DOWNLOAD_FAILED", "warning", "products.0.media.0")
+    ]
+    written = Catalog(live_server).product("SK-1")
+    assert written is not None and written["media"] == []
+
+
 def test_a_csv_file_with_failures_split_to_the_server_limit(settings: Settings, tmp_path: Path) -> None:
     path = tmp_path / "products.csv"
     path.write_text(

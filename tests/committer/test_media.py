@@ -431,6 +431,96 @@ class TestFailedDownloads:
         assert partial_downloads(media_dir) == []
 
 
+class TestMediaFailureSkip:
+    """``mediaFailure: "skip"``: a media that cannot be had is left out with a warning, and the record it
+    is nested in is written without it."""
+
+    async def test_product_is_written_without_the_media_that_failed(
+        self, api: Api, server: MediaServer, media_dir: Path
+    ) -> None:
+        kept = server.image("/kept.png")
+        missing = server.url("/missing.png")
+        page = f"<!doctype html><html><body>{server.salt}</body></html>".encode()
+        html = server.serve("/page.png", Reply(body=page, content_type="image/png"))
+        import_id = await api.start(mediaFailure="skip")
+        pushed = await api.push(
+            import_id,
+            {
+                "products": [
+                    product("PARTLY", media=[{"url": missing}, {"url": kept}, {"url": html}]),
+                    product("PLAIN"),
+                ]
+            },
+        )
+        assert not pushed["containsErrors"]
+
+        status = await api.commit_and_run(import_id)
+
+        assert status["status"] == "done"
+        assert status["totals"] == {
+            "product": 2,
+            "media": 1,
+            "category": 0,
+            "tax": 1,
+            "total": 4,
+            "failures": 0,
+        }
+        (failure,) = status["failures"]
+        assert (failure["entity"], failure["id"], failure["path"]) == (
+            "product",
+            pushed["records"][0]["id"],
+            "products.0",
+        )
+        assert [{k: v for k, v in d.items() if k != "message"} for d in failure["details"]] == [
+            {
+                "severity": "warning",
+                "severityCode": 4,
+                "code": code,
+                "entity": "media",
+                "path": path,
+            }
+            for code, path in (
+                ("MEDIA_DOWNLOAD_FAILED", "products.0.media.0"),
+                ("MEDIA_TYPE_NOT_ALLOWED", "products.0.media.2"),
+            )
+        ]
+        assert missing in failure["details"][0]["message"]
+        assert "HTTP 404" in failure["details"][0]["message"]
+        # Nothing failed, so nothing is listed at error severity.
+        assert (await get_ok(api, f"/api/import/{import_id}/failures", minSeverity="error"))["items"] == []
+        (view,) = (await api.product("PARTLY"))["media"]
+        assert view["sourceUrl"] == kept
+        assert len(stored(media_dir, view["sha256"])) == 1
+        assert await media_at(api, missing) == await media_at(api, html) == []
+
+    async def test_a_root_media_record_that_cannot_be_downloaded_is_skipped_with_a_warning(
+        self, api: Api, server: MediaServer
+    ) -> None:
+        missing = server.url("/gone.png")
+        fine = server.image("/fine.png")
+        import_id = await api.start(mediaFailure="skip")
+        pushed = await api.push(import_id, {"media": [{"url": missing}, {"url": fine}]})
+        assert not pushed["containsErrors"]
+
+        status = await api.commit_and_run(import_id)
+
+        assert status["totals"]["media"] == 1
+        assert status["totals"]["failures"] == 0
+        (failure,) = status["failures"]
+        assert failure["path"] == "media.0"
+        assert codes(failure["details"]) == ["MEDIA_DOWNLOAD_FAILED"]
+        assert failure["details"][0]["severity"] == "warning"
+        assert await media_at(api, missing) == []
+        assert len(await media_at(api, fine)) == 1
+
+    async def test_the_default_still_fails_the_product(self, api: Api, server: MediaServer) -> None:
+        url = server.url("/absent.png")
+        status = await api.import_records({"products": [product("STRICT", media=[{"url": url}])]})
+
+        single_media_failure(status, "MEDIA_DOWNLOAD_FAILED", url)
+        assert await products_numbered(api, "STRICT") == []
+
+
 class TestUrlUploadDisabled:
     async def test_products_are_imported_without_their_media_with_a_warning(
         self, api: Api, server: MediaServer, settings: Settings

@@ -107,6 +107,7 @@ class TestStart:
             pytest.param({"name": 12}, id="name-not-a-string"),
             pytest.param({"name": "x", "priority": 1}, id="unknown-field"),
             pytest.param({"name": "x", "errorWebhookUrl": "not a url"}, id="bad-webhook-url"),
+            pytest.param({"name": "x", "mediaFailure": "ignore"}, id="unknown-media-failure"),
             pytest.param(["x"], id="not-an-object"),
         ],
     )
@@ -148,6 +149,7 @@ class TestStart:
         [
             {"name": "nightly-2"},
             {"deferReferences": True},
+            {"mediaFailure": "skip"},
             {"errorWebhookUrl": "https://hooks.example.com/errors"},
             {"statusWebhookUrl": "https://hooks.example.com/status"},
         ],

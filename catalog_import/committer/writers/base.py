@@ -30,6 +30,9 @@ class WriteContext:
     touched_files: set[str] = field(default_factory=set)
     # Whether a category of the import lists products; without any, no product gets links from them.
     categories_list_products: bool = True
+    # Whether a media that cannot be downloaded is left out with a warning (``mediaFailure: "skip"``)
+    # rather than failing, and with it its root.
+    skip_failed_media: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Write media: their metadata (source URL, title, alt text, file name, folder; folders named by path are
 created when missing) and, for media without a file or with a new source URL, the file downloaded from it.
-A download that fails fails the media record (and so its root, through the commit's failure rules); while
-URL upload is disabled, media that would need a download are skipped with a warning."""
+A download that fails fails the media record (and so its root, through the commit's failure rules), or
+with ``mediaFailure: "skip"`` leaves it out with a warning; while URL upload is disabled, media that would
+need a download are skipped with a warning."""
 
 import asyncio
 import re
@@ -26,7 +27,7 @@ from catalog_import.ids import new_id
 from catalog_import.media.download import Downloader, DownloadError, StoredFile
 from catalog_import.media.repository import MediaFileRepository
 from catalog_import.models.catalog import CATEGORY_PATH_SEPARATOR
-from catalog_import.problems import error, warning
+from catalog_import.problems import Problem, error, warning
 from catalog_import.resolvers.category import path_key, path_of
 
 MISSING = """
@@ -144,7 +145,7 @@ async def write_media(
         results = await asyncio.gather(*(download(downloader, context, url) for _id, url, _old in needs_file))
         for (record_id, _url, old_file), result in zip(needs_file, results, strict=True):
             if isinstance(result, DownloadError):
-                problems[record_id] = [error(result.code, result.message, by_id[record_id].path, "media")]
+                problems[record_id] = [download_problem(context, result, by_id[record_id].path)]
                 continue
             files[record_id] = result
             context.touched_files.add(result.sha256)
@@ -221,8 +222,16 @@ async def keep_files(
         # Written again record by record, the batch does not fetch it once more.
         context.downloads[url] = failure
         del files[record_id]
-        problems[record_id] = [error(failure.code, failure.message, by_id[record_id].path, "media")]
+        problems[record_id] = [download_problem(context, failure, by_id[record_id].path)]
     return problems
+
+
+def download_problem(context: WriteContext, failure: DownloadError, path: str) -> Problem:
+    """The problem of a media whose file could not be had: an error, which fails the media and its root;
+    with ``mediaFailure: "skip"`` a warning, the media left out and its root written without it."""
+    if context.skip_failed_media:
+        return warning(failure.code, f"{failure.message}; left out (mediaFailure: skip)", path, "media")
+    return error(failure.code, failure.message, path, "media")
 
 
 async def download(downloader: Downloader, context: WriteContext, url: str) -> StoredFile | DownloadError:
