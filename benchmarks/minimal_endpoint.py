@@ -76,10 +76,15 @@ def create_app(database_url: str | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
-        await pool.execute(
-            f"CREATE TABLE IF NOT EXISTS {STAGING_TABLE} (record_id bigint GENERATED ALWAYS AS IDENTITY "
-            "PRIMARY KEY, batch integer NOT NULL, position integer NOT NULL, payload jsonb NOT NULL)"
-        )
+        # With several processes each starts here at once, and CREATE TABLE IF NOT EXISTS is no guard
+        # against a concurrent one: they take turns on a lock of the transaction.
+        async with pool.acquire() as connection, connection.transaction():
+            await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", STAGING_TABLE)
+            await connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {STAGING_TABLE} (record_id bigint GENERATED ALWAYS AS "
+                "IDENTITY PRIMARY KEY, batch integer NOT NULL, position integer NOT NULL, payload jsonb "
+                "NOT NULL)"
+            )
         app.state.pool = pool
         try:
             yield
