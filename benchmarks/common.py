@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from benchmarks.static_files import DIRECTORY_VARIABLE
 from catalog_import.config import Settings
 from catalog_import.embedded import embedded_postgres, embedded_redis, free_port
 from catalog_import.logs import configure_logging
@@ -176,7 +177,7 @@ def wait_for_port(port: int, process: "subprocess.Popen[bytes]", what: str, time
 
 @dataclass(frozen=True)
 class FileServer:
-    """``python -m http.server`` serving ``directory`` as ``base_url`` on 127.0.0.1, in ``process``."""
+    """``benchmarks.static_files`` serving ``directory`` as ``base_url`` on 127.0.0.1, in ``process``."""
 
     directory: Path
     base_url: str
@@ -188,8 +189,12 @@ def file_server(directory: Path) -> Iterator[FileServer]:
     """Serve ``directory`` on 127.0.0.1 from a process of its own, stopped at the end. Files are read
     when they are requested, so they may be written after the server started."""
     port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "benchmarks.static_files:app", "--host", LOOPBACK]
+    command += ["--port", str(port), "--http", "httptools", "--loop", "uvloop", "--no-access-log"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", LOOPBACK, "--directory", str(directory)],
+        [*command, "--log-level", "warning"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, DIRECTORY_VARIABLE: str(directory)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
