@@ -39,6 +39,9 @@ from catalog_import.problems import Problem, Severity
 
 logger = structlog.get_logger(__name__)
 
+# Stored files checked (and removed when unused) per transaction once a batch has ended.
+FILES_PER_RELEASE = 500
+
 # Errors of the data in a batch: the batch is written again record by record to find the culprits.
 DATA_ERRORS = (IntegrityError, DataError)
 
@@ -230,11 +233,15 @@ class ImportRunner:
     async def _release_unused_files(self, files: set[str]) -> None:
         if self.media is None:
             return
-        for sha256 in sorted(files):
+        ordered = sorted(files)
+        # A few hundred files per transaction: every file's lock is held to the end of it, and the locks
+        # of all sessions share one table of the server's.
+        for start in range(0, len(ordered), FILES_PER_RELEASE):
+            chunk = ordered[start : start + FILES_PER_RELEASE]
             async with self.session_factory() as session, session.begin():
                 files_repository = MediaFileRepository(session)
-                await files_repository.lock_files([sha256])
-                if not await files_repository.file_in_use(sha256):
+                await files_repository.lock_files(chunk)
+                for sha256 in await files_repository.unused_files(chunk):
                     self.media.storage.delete(sha256)
 
     async def _heartbeat(self) -> None:
