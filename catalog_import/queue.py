@@ -120,9 +120,9 @@ class ImportQueue:
 
 
 async def forget_queue(redis_url: str, queue_name: str, job_patterns: Sequence[str] = ()) -> None:
-    """Remove what a test run or a benchmark left in Redis under its own queue name: the queue (with the
-    next run of the workers' cron jobs), the keys named after it (the workers' health check, the
-    rate-limit counts), and the job keys matching ``job_patterns`` (glob patterns of job ids)."""
+    """Remove what a test run or a benchmark left in Redis under its own queue name: the queue (with any
+    import jobs left in it), the keys named after it (the workers' health check, the rate-limit counts),
+    and the job keys matching ``job_patterns`` (glob patterns of job ids)."""
     client = Redis.from_url(redis_url)
     try:
         keys: list[bytes | str] = [queue_name]

@@ -1,11 +1,11 @@
-"""The arq worker: job functions, the periodic stall check and purge, the webhook delivery loop, and the
-resources the jobs share."""
+"""The arq worker: job functions, and beside them the periodic checks (gone workers, stalled imports, the
+purge), the lease renewals and the webhook delivery loop, and the resources the jobs share."""
 
 import asyncio
 import contextlib
 from typing import Any
 
-from arq import cron, func
+from arq import func
 from arq.worker import Worker
 
 from catalog_import.committer.leases import RENEWALS_PER_LEASE, RunnerLeases
@@ -13,18 +13,34 @@ from catalog_import.committer.runner import RunnerOptions
 from catalog_import.committer.tasks import (
     MAX_TRIES,
     CommitRuntime,
-    every_seconds,
+    check_period,
     requeue_stalled,
     run_import,
-    stall_check_seconds,
     take_over_abandoned,
 )
 from catalog_import.config import Settings
 from catalog_import.db import create_engine, create_session_factory
 from catalog_import.imports.tasks import PURGE_EVERY_MINUTES, purge_expired_imports
 from catalog_import.media.services import media_services
+from catalog_import.periodic import Periodic, run_periodically
 from catalog_import.queue import ImportQueue, ReconnectingWorker, redis_settings
 from catalog_import.webhooks.delivery import DeliveryLoop, DeliveryOptions
+
+
+def periodic_checks(settings: Settings, ctx: dict[str, Any]) -> list[Periodic]:
+    """What a worker checks every so often, beside its jobs: the imports whose workers are gone (a few
+    times per lease), those nobody made progress on (three times per stall period), and the imports past
+    the retention period. Each runs on every worker; what they do is claimed in PostgreSQL."""
+    return [
+        Periodic(
+            "lease check", check_period(settings.runner_lease_seconds / RENEWALS_PER_LEASE),
+            lambda: take_over_abandoned(ctx),
+        ),
+        Periodic(
+            "stall check", check_period(settings.stalled_after_seconds / 3), lambda: requeue_stalled(ctx)
+        ),
+        Periodic("purge", PURGE_EVERY_MINUTES * 60, lambda: purge_expired_imports(ctx)),
+    ]  # fmt: skip
 
 
 def create_worker(settings: Settings, *, handle_signals: bool = True, burst: bool = False) -> Worker:
@@ -54,12 +70,18 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
         deliveries = DeliveryLoop(ctx["runtime"].session_factory, DeliveryOptions.from_settings(settings))
         ctx["webhooks"] = deliveries
         ctx["webhook_task"] = asyncio.create_task(deliveries.run(), name="webhook-deliveries")
+        checks = periodic_checks(settings, ctx)
+        ctx["checks_task"] = asyncio.create_task(run_periodically(checks), name="periodic-checks")
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         if "lease_task" in ctx:
             ctx["lease_task"].cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ctx["lease_task"]
+        if "checks_task" in ctx:
+            ctx["checks_task"].cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ctx["checks_task"]
         if "webhook_task" in ctx:
             ctx["webhook_task"].cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -73,26 +95,6 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
 
     return ReconnectingWorker(
         functions=[func(run_import, name="run_import", keep_result=0, max_tries=MAX_TRIES + 1)],
-        cron_jobs=[
-            cron(
-                take_over_abandoned,
-                second=every_seconds(settings.runner_lease_seconds / RENEWALS_PER_LEASE),
-                keep_result=0,
-                run_at_startup=True,
-            ),
-            cron(
-                requeue_stalled,
-                second=stall_check_seconds(settings.stalled_after_seconds),
-                keep_result=0,
-                run_at_startup=True,
-            ),
-            cron(
-                purge_expired_imports,
-                minute=set(range(0, 60, PURGE_EVERY_MINUTES)),
-                keep_result=0,
-                run_at_startup=True,
-            ),
-        ],
         redis_settings=redis_settings(settings.redis_url),
         queue_name=settings.queue_name,
         max_jobs=settings.worker_max_jobs,

@@ -89,5 +89,5 @@ def serve_process(settings: Settings, tmp_path: Path, **extra_env: str) -> Itera
         finally:
             process.terminate()
             process.wait(timeout=30)
-            # The worker left its next cron run in the queue, which would never expire.
+            # The worker's health check and whatever jobs it left behind, which would never expire.
             asyncio.run(forget_queue(env["CATALOG_IMPORT_REDIS_URL"], queue_name))

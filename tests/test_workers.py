@@ -11,19 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from catalog_import.config import Settings
 from tests.factories import Api, product
+from tests.media.servers import LoopbackServer, Reply
 
 pytestmark = pytest.mark.workers
 
-WorkerFactory = Callable[[int], Coroutine[Any, Any, list["WorkerProcess"]]]
+WorkerFactory = Callable[..., Coroutine[Any, Any, list["WorkerProcess"]]]
 
 
 class WorkerProcess:
     """A `catalog-import worker` subprocess whose log is kept in a file."""
 
-    def __init__(self, settings: Settings, log_path: Path) -> None:
+    def __init__(self, settings: Settings, log_path: Path, **extra_env: str) -> None:
         assert settings.database_url and settings.redis_url
         env = {
             **os.environ,
@@ -36,6 +38,7 @@ class WorkerProcess:
             "CATALOG_IMPORT_COMMIT_BATCH_SIZE": "20",
             "CATALOG_IMPORT_LOG_LEVEL": "DEBUG",
             "CATALOG_IMPORT_LOG_JSON": "true",
+            **extra_env,
         }
         self.log_path = log_path
         self._log = log_path.open("wb")
@@ -71,8 +74,11 @@ class WorkerProcess:
 async def start_workers(settings: Settings, tmp_path: Path) -> AsyncIterator[WorkerFactory]:
     started: list[WorkerProcess] = []
 
-    async def start(count: int) -> list[WorkerProcess]:
-        workers = [WorkerProcess(settings, tmp_path / f"worker-{len(started) + n}.log") for n in range(count)]
+    async def start(count: int, **extra_env: str) -> list[WorkerProcess]:
+        workers = [
+            WorkerProcess(settings, tmp_path / f"worker-{len(started) + n}.log", **extra_env)
+            for n in range(count)
+        ]
         started.extend(workers)
         for worker in workers:
             await worker.wait_ready()
@@ -169,3 +175,38 @@ async def test_two_workers_share_one_import(api: Api, start_workers: WorkerFacto
         if cursor is None:
             break
     assert sorted(numbers) == [f"W-{n:05d}" for n in range(3000)]
+
+
+async def test_a_busy_worker_queues_nothing_for_the_next_import_to_wait_behind(
+    api: Api, settings: Settings, start_workers: WorkerFactory
+) -> None:
+    # Leases of 3 s: the check for gone workers runs every second.
+    await start_workers(1, CATALOG_IMPORT_RUNNER_LEASE_SECONDS="3")
+    with LoopbackServer() as pictures:
+        # The worker's one job slot stays busy on this download until the server is released.
+        url = pictures.serve("/held.png", Reply(body=pictures.png("/held.png"), stall_after=10))
+        import_id = await api.start("busy")
+        await api.push(import_id, {"products": [product("BUSY-1", media=[{"url": url}])]})
+        await api.commit(import_id)
+        deadline = time.monotonic() + 30
+        while pictures.requests("/held.png") == 0:
+            assert time.monotonic() < deadline, "the download did not start"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(3.5)
+
+        queued = await queued_job_ids(settings)
+        pictures.release()
+        status = await wait_until_done(api, import_id)
+
+    # The periodic checks ran meanwhile beside the job, not as jobs queued behind it: the queue holds the
+    # import's own jobs (the one running stays queued until it ends) and nothing else.
+    assert sorted(queued) == [f"import:{import_id}:c:0", f"import:{import_id}:c:1"]
+    assert status["totals"]["product"] == 1
+
+
+async def queued_job_ids(settings: Settings) -> list[str]:
+    client = Redis.from_url(settings.redis_url or "")
+    try:
+        return [member.decode() for member in await client.zrange(settings.queue_name, 0, -1)]
+    finally:
+        await client.aclose()

@@ -1,6 +1,6 @@
-"""arq job functions: thin wrappers that run an import under a lease, and the periodic jobs that queue again
-the imports whose workers are gone (their leases ran out) or that nobody made progress on (a lost queue
-entry). Their state lives in PostgreSQL, so running them twice or after a crash is safe."""
+"""The commit stage's worker functions: the arq job that runs an import under a lease, and the periodic checks
+that queue again the imports whose workers are gone (their leases ran out) or that nobody made progress on
+(a lost queue entry). Their state lives in PostgreSQL, so running them twice or after a crash is safe."""
 
 import uuid
 from collections.abc import Awaitable, Callable
@@ -62,11 +62,10 @@ async def run_import(ctx: dict[str, Any], import_id_hex: str) -> bool:
         raise Retry(defer=min(2**job_try, 30)) from exc
 
 
-def every_seconds(period: float) -> set[int]:
-    """The seconds of each minute at which a check that should run every ``period`` seconds runs (at most
-    once a second, at least every 15 s)."""
-    every = max(1, min(15, int(period)))
-    return set(range(0, 60, every))
+def check_period(wanted_seconds: float) -> float:
+    """How often a check that should run every ``wanted_seconds`` runs: at most once a second, at least
+    every 15 s."""
+    return max(1.0, min(15.0, wanted_seconds))
 
 
 async def take_over_abandoned(ctx: dict[str, Any]) -> int:
@@ -77,13 +76,6 @@ async def take_over_abandoned(ctx: dict[str, Any]) -> int:
         check="lease check",
         event="import of a gone worker queued again",
     )
-
-
-def stall_check_seconds(stalled_after_seconds: int) -> set[int]:
-    """The seconds of each minute at which the stall check runs: every 15 s, or more often for a short
-    stall period (three times per period, at most once a second), so that a dead worker's import waits
-    little more than ``stalled_after_seconds`` to be queued again."""
-    return every_seconds(stalled_after_seconds // 3)
 
 
 async def requeue_stalled(ctx: dict[str, Any]) -> int:

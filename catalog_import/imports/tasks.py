@@ -1,4 +1,4 @@
-"""arq job functions of the import session: the periodic purge of imports past the retention period."""
+"""The import session's periodic work in a worker: the purge of imports past the retention period."""
 
 from typing import Any
 

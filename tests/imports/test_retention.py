@@ -19,9 +19,9 @@ from catalog_import.imports.retention import (
     purge_expired,
     purge_import,
 )
-from catalog_import.imports.tasks import purge_expired_imports
+from catalog_import.imports.tasks import PURGE_EVERY_MINUTES, purge_expired_imports
 from catalog_import.models import Import, ImportFailure, ImportRecord, RecordDependency
-from catalog_import.worker import create_worker
+from catalog_import.worker import periodic_checks
 from tests.factories import Api, assert_error, product
 
 DAYS = 7
@@ -281,12 +281,9 @@ class TestConcurrency:
 
 class TestWorkerJob:
     async def test_the_worker_runs_the_purge_periodically(self, settings: Settings) -> None:
-        worker = create_worker(settings, handle_signals=False, burst=True)
+        (purge,) = [check for check in periodic_checks(settings, {}) if check.name == "purge"]
 
-        purge_jobs = [job for job in worker.cron_jobs if job.coroutine is purge_expired_imports]
-
-        assert len(purge_jobs) == 1
-        assert purge_jobs[0].run_at_startup
+        assert purge.every_seconds == PURGE_EVERY_MINUTES * 60
 
     async def test_the_job_purges_with_the_configured_period(self, api: Api) -> None:
         import_id = await done_import(api, "JOB-1")
