@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.models import Operation, RecordAction
 from catalog_import.models.catalog import CATEGORY_PATH_SEPARATOR
@@ -109,8 +108,7 @@ class Lookup:
     # Whether imports can stage records of this kind (currencies cannot).
     stageable: ClassVar[bool] = True
 
-    def __init__(self, session: AsyncSession, import_id: uuid.UUID) -> None:
-        self.session = session
+    def __init__(self, import_id: uuid.UUID) -> None:
         self.import_id = import_id
         self._by_id: dict[uuid.UUID, Known] = {}
         self._by_key: dict[str, Known] = {}

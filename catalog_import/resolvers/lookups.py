@@ -31,14 +31,14 @@ class UndoLog:
 class Lookups:
     def __init__(self, session: AsyncSession, import_id: uuid.UUID) -> None:
         self.session = session
-        self.tax = TaxLookup(session, import_id)
-        self.currency = CurrencyLookup(session, import_id)
-        self.category = CategoryLookup(session, import_id)
-        self.media = MediaLookup(session, import_id)
-        self.folder = FolderLookup(session, import_id)
-        self.product = ProductLookup(session, import_id)
+        self.tax = TaxLookup(import_id)
+        self.currency = CurrencyLookup(import_id)
+        self.category = CategoryLookup(import_id)
+        self.media = MediaLookup(import_id)
+        self.folder = FolderLookup(import_id)
+        self.product = ProductLookup(import_id)
         self.variants = VariantLookup(session)
-        self.custom_entity = CustomEntityLookup(session, import_id)
+        self.custom_entity = CustomEntityLookup(import_id)
         self.declarations = DeclarationLookup(session)
         self._undo: UndoLog | None = None
 

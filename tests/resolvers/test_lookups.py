@@ -15,7 +15,7 @@ from tests.factories import Api
 
 
 def tax_lookup() -> TaxLookup:
-    return TaxLookup(None, uuid.uuid4())  # type: ignore[arg-type]  # nothing here reaches the database
+    return TaxLookup(uuid.uuid4())
 
 
 class TestLookup:
