@@ -91,7 +91,8 @@ MINIMAL_RATIO, PUSH_P50_MS = 0.9, 300.0
 END_TO_END_100K_SECONDS, END_TO_END_1M_SECONDS = 12.0, 150.0
 PEER_FACTOR = 50.0
 API_RSS_MB, WORKER_GROWTH_MB = 150.0, 50.0
-DOWNLOADS_PER_SECOND = 200.0
+# P9: the Downloader against plain GETs of the same client.
+DOWNLOADS_RATIO = 0.9
 
 
 # -- figures -------------------------------------------------------------------------------------------
@@ -851,12 +852,11 @@ def rows(figures: Figures) -> list[Row]:
             f"media downloads, {MEDIA_DOWNLOADS_FILES} files of 50 KB",
             show(downloads.downloader_per_second if downloads else None, "{:,.0f} files/s"),
             show(downloads.ratio if downloads else None, "{:.2f}× GET"),
-            f"≥ {DOWNLOADS_PER_SECOND:.0f}/s",
-            verdict(
-                downloads.downloader_per_second if downloads else None, DOWNLOADS_PER_SECOND, at_least=True
-            ),
-            f"the Downloader in the harness, concurrency {downloads.concurrency}; plain GETs "
-            f"{downloads.baseline_per_second:,.0f} files/s"
+            f"≥ {DOWNLOADS_RATIO}× GET",
+            verdict(downloads.ratio if downloads else None, DOWNLOADS_RATIO, at_least=True),
+            f"the Downloader in the harness, concurrency {downloads.concurrency}, "
+            f"{downloads.downloader.cpu_ms_per_file:.2f} CPU-ms per file; plain aiohttp GETs "
+            f"{downloads.baseline_per_second:,.0f} files/s, {downloads.baseline.cpu_ms_per_file:.2f} CPU-ms"
             if downloads
             else "not measured",
         )

@@ -3,9 +3,10 @@ checked on the address actually connected to.
 
 Only public unicast addresses are allowed: loopback, private, link-local, multicast, reserved and other
 special-purpose ranges are refused unless the URL's host is listed in ``MEDIA_ALLOWED_HOSTS``. The check sits
-in the network backend under httpx, so it applies to every connection, redirects included, and the address
-that was checked is the one connected to: a name that resolves differently a second time (DNS rebinding)
-gains nothing."""
+where each client turns a name into addresses (the network backend under httpx for webhooks, the resolver of
+aiohttp's connector for media), so the addresses that were checked are the ones connected to: a name that
+resolves differently a second time (DNS rebinding) gains nothing. A host written as an IP address is never
+resolved; callers check it with ``check_host`` before each request, redirects included."""
 
 import ipaddress
 import re
@@ -13,6 +14,8 @@ import socket
 import typing
 from collections.abc import Iterable
 
+import aiohttp.abc
+import aiohttp.resolver
 import anyio
 import httpcore
 import httpx
@@ -96,7 +99,7 @@ class AddressPolicy:
         if self.allows_host(name):
             return
         if name == "localhost" or name.endswith(".localhost"):
-            raise ForbiddenAddress(f"{host} is a loopback name")
+            raise ForbiddenAddress(f"{host} is a loopback name, not a public address")
         try:
             address = ipaddress.ip_address(name.split("%", 1)[0])
         except ValueError:
@@ -110,6 +113,29 @@ class AddressPolicy:
             return
         if not is_public(ipaddress.ip_address(address.split("%", 1)[0])):
             raise ForbiddenAddress(f"{host} resolves to {address}, which is not a public address")
+
+
+class GuardedResolver(aiohttp.abc.AbstractResolver):
+    """aiohttp's resolver with the policy applied: every address a name resolves to must pass, and only
+    checked addresses reach the connector (which connects to exactly those, and caches only those)."""
+
+    def __init__(self, policy: AddressPolicy, inner: aiohttp.abc.AbstractResolver | None = None) -> None:
+        self.policy = policy
+        self.inner = inner or aiohttp.resolver.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        self.policy.check_host(host)
+        resolved = await self.inner.resolve(host, port, family)
+        if not resolved:
+            raise OSError(f"{host} has no address")
+        for result in resolved:
+            self.policy.check(host, result["host"])
+        return resolved
+
+    async def close(self) -> None:
+        await self.inner.close()
 
 
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):

@@ -1,26 +1,37 @@
-"""Fetch media from their source URLs: streamed to a temporary file with a size limit, hashed on the way,
-retried with backoff on network errors and 5xx answers, redirects followed with the address rules applied
-at every hop, the type decided by the bytes, and the file kept in content-addressed storage.
+"""Fetch media from their source URLs: streamed with a size limit and hashed on the way, retried with
+backoff on network errors and 5xx answers, redirects followed one hop at a time with the address rules
+applied to each, the type decided by the bytes, and the file kept in content-addressed storage.
+
+The client is aiohttp's, on a connector whose resolver refuses what the address rules refuse (the
+connector connects to exactly the addresses the resolver returned); a host written as an IP address is
+checked before each request. A body small enough is held in memory and written once; a larger one is
+spooled to a temporary file as it arrives.
 
 One ``Downloader`` serves a whole worker process: its semaphore bounds the downloads in flight however
 many jobs run, and its connection pool is shared."""
 
 import asyncio
 import hashlib
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-import httpx
+import aiohttp
+import certifi
 import structlog
+from yarl import URL
 
-from catalog_import.addresses import AddressPolicy, ForbiddenAddress, GuardedTransport, check_fetch_url
+from catalog_import.addresses import AddressPolicy, ForbiddenAddress, GuardedResolver, check_fetch_url
 from catalog_import.media.sniff import sniff
 from catalog_import.media.storage import MediaStorage
 from catalog_import.metrics import MediaDownloadMeter
 
 logger = structlog.get_logger(__name__)
 
-CHUNK_BYTES = 64 * 1024
+# A body up to this size is held in memory and written to storage in one write; a larger one is spooled.
+IN_MEMORY_BYTES = 1024 * 1024
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -59,27 +70,47 @@ class _Retryable(Exception):
     pass
 
 
+@dataclass(slots=True)
+class _Body:
+    """A body as it was received: its bytes, or (past ``IN_MEMORY_BYTES``) the temporary file it was
+    spooled to."""
+
+    sha256: str
+    size: int
+    content: bytes | None
+
+
 class Downloader:
     def __init__(self, storage: MediaStorage, options: DownloadOptions) -> None:
         self.storage = storage
         self.options = options
+        self.policy = AddressPolicy(options.allowed_hosts)
         self._limit = asyncio.Semaphore(options.concurrency)
-        self._client = httpx.AsyncClient(
-            transport=GuardedTransport(
-                AddressPolicy(options.allowed_hosts),
-                httpx.Limits(
-                    max_connections=options.concurrency, max_keepalive_connections=options.concurrency
-                ),
-            ),
-            timeout=httpx.Timeout(options.read_timeout, connect=options.connect_timeout),
-            follow_redirects=True,
-            max_redirects=options.max_redirects,
-            headers={"User-Agent": options.user_agent},
-            trust_env=False,
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=options.connect_timeout, sock_read=options.read_timeout
         )
+        # Made on first use: aiohttp's session belongs to the event loop it is made in.
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self.options.concurrency,
+                resolver=GuardedResolver(self.policy),
+                ssl=ssl.create_default_context(cafile=certifi.where()),
+            )
+            # Proxies from the environment are not used (a proxy would connect on our behalf, unchecked).
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                headers={"User-Agent": self.options.user_agent},
+                trust_env=False,
+            )
+        return self._session
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def fetch(self, url: str) -> StoredFile:
         """Download ``url`` into storage; raise DownloadError with the reason otherwise: whatever goes wrong
@@ -134,48 +165,100 @@ class Downloader:
     async def _fetch_once(self, url: str) -> StoredFile:
         with self.storage.temporary_file() as temporary:
             try:
-                async with self._client.stream("GET", url) as response:
-                    if response.status_code >= 500:
-                        raise _Retryable(f"HTTP {response.status_code}")
-                    if response.status_code >= 400:
-                        raise DownloadError(
-                            "MEDIA_DOWNLOAD_FAILED",
-                            f"Media {url} could not be downloaded: HTTP {response.status_code}",
-                        )
-                    declared = response.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > self.options.max_bytes:
-                        raise self._too_large(url)
-                    digest, size = await self._save(response, temporary, url)
+                body = await self._receive(url, temporary)
             except ForbiddenAddress as exc:
                 raise DownloadError("MEDIA_URL_FORBIDDEN", f"Media {url} is not fetched: {exc}") from exc
-            except httpx.UnsupportedProtocol as exc:
-                raise DownloadError(
-                    "MEDIA_URL_FORBIDDEN", f"Media {url} redirects to a URL that is not http(s)"
-                ) from exc
-            except httpx.TooManyRedirects as exc:
-                raise DownloadError("MEDIA_DOWNLOAD_FAILED", f"Media {url} redirects too often") from exc
-            except (httpx.TransportError, httpx.DecodingError) as exc:
-                raise _Retryable(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc
-            file_type = await asyncio.to_thread(sniff, temporary)
-            if file_type is None:
-                raise DownloadError(
-                    "MEDIA_TYPE_NOT_ALLOWED",
-                    f"Media {url} is not an image (JPEG, PNG, GIF, WebP, AVIF, SVG) or a PDF",
-                )
-            await asyncio.to_thread(self.storage.keep, temporary, digest)
-            return StoredFile(digest, size, file_type.mime_type, file_type.width, file_type.height)
+            except aiohttp.InvalidURL as exc:
+                raise DownloadError("MEDIA_URL_FORBIDDEN", f"Media {url} is not fetched: {exc}") from exc
+            except aiohttp.ClientError as exc:
+                # Its timeouts are TimeoutErrors too: caught here, they end this attempt, not the download.
+                raise _Retryable(self._describe(exc)) from exc
+            stored = await asyncio.to_thread(self._keep, body, temporary)
+        if stored is None:
+            raise DownloadError(
+                "MEDIA_TYPE_NOT_ALLOWED",
+                f"Media {url} is not an image (JPEG, PNG, GIF, WebP, AVIF, SVG) or a PDF",
+            )
+        return stored
 
-    async def _save(self, response: httpx.Response, temporary: Path, url: str) -> tuple[str, int]:
+    async def _receive(self, url: str, temporary: Path) -> _Body:
+        """The body of ``url`` after its redirects, each hop's address checked before it is requested."""
+        target = URL(url)
+        for _hop in range(self.options.max_redirects + 1):
+            self.policy.check_host(target.raw_host or "")
+            async with self._client().get(target, allow_redirects=False) as response:
+                if response.status in REDIRECTS and "Location" in response.headers:
+                    target = self._next_hop(url, response)
+                    continue
+                if response.status >= 500:
+                    raise _Retryable(f"HTTP {response.status}")
+                if not 200 <= response.status < 300:
+                    message = f"Media {url} could not be downloaded: HTTP {response.status}"
+                    raise DownloadError("MEDIA_DOWNLOAD_FAILED", message)
+                declared = response.content_length
+                if declared is not None and declared > self.options.max_bytes:
+                    raise self._too_large(url)
+                return await self._read(response, temporary, url)
+        raise DownloadError("MEDIA_DOWNLOAD_FAILED", f"Media {url} redirects too often")
+
+    def _next_hop(self, url: str, response: aiohttp.ClientResponse) -> URL:
+        location = response.headers["Location"]
+        try:
+            target = response.url.join(URL(location))
+            check_fetch_url(str(target))
+        except ValueError as exc:
+            raise DownloadError(
+                "MEDIA_URL_FORBIDDEN", f"Media {url} redirects to {location}, which {exc}"
+            ) from exc
+        return target
+
+    async def _read(self, response: aiohttp.ClientResponse, temporary: Path, url: str) -> _Body:
+        """Hash the body as it arrives, holding it in memory up to ``IN_MEMORY_BYTES`` and spooling it to
+        ``temporary`` past that."""
         digest = hashlib.sha256()
         size = 0
-        with temporary.open("wb") as file:
-            async for chunk in response.aiter_bytes(CHUNK_BYTES):
+        chunks: list[bytes] = []
+        spool: BinaryIO | None = None
+        try:
+            async for chunk in response.content.iter_any():
                 size += len(chunk)
                 if size > self.options.max_bytes:
                     raise self._too_large(url)
                 digest.update(chunk)
-                file.write(chunk)
-        return digest.hexdigest(), size
+                if spool is None and size <= IN_MEMORY_BYTES:
+                    chunks.append(chunk)
+                    continue
+                if spool is None:
+                    spool = temporary.open("wb")
+                    spool.writelines(chunks)
+                    chunks.clear()
+                spool.write(chunk)
+        finally:
+            if spool is not None:
+                spool.close()
+        content = None if spool is not None else b"".join(chunks)
+        return _Body(digest.hexdigest(), size, content)
+
+    def _keep(self, body: _Body, temporary: Path) -> StoredFile | None:
+        """The file's type by its bytes and, when it is accepted, the file in storage (in a thread: it
+        reads headers and writes to disk)."""
+        file_type = sniff(body.content if body.content is not None else temporary)
+        if file_type is None:
+            return None
+        if body.content is not None:
+            self.storage.store(body.content, body.sha256)
+        else:
+            self.storage.keep(temporary, body.sha256)
+        return StoredFile(body.sha256, body.size, file_type.mime_type, file_type.width, file_type.height)
+
+    def _describe(self, error: aiohttp.ClientError) -> str:
+        if isinstance(error, aiohttp.ConnectionTimeoutError):
+            return f"connect timeout: no connection within {self.options.connect_timeout:g} s"
+        if isinstance(error, aiohttp.SocketTimeoutError):
+            return f"read timeout: no data for {self.options.read_timeout:g} s"
+        if isinstance(error, aiohttp.ClientPayloadError):
+            return f"the body was cut short: {error}"
+        return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
     def _too_large(self, url: str) -> DownloadError:
         return DownloadError("MEDIA_TOO_LARGE", f"Media {url} is larger than {self.options.max_bytes} bytes")

@@ -1,7 +1,9 @@
 """Recognise a downloaded file by its bytes, never by what the server claimed: JPEG, PNG, GIF, WebP and
 AVIF images (via Pillow, which reads only the header), SVG (a parsed XML document whose root is ``svg``)
-and PDF. Anything else is not accepted."""
+and PDF. Anything else is not accepted. A file is given as its bytes (a download small enough to be held in
+memory) or as the path it was written to."""
 
+import io
 import re
 import warnings
 from dataclasses import dataclass
@@ -32,23 +34,27 @@ class FileType:
     height: int | None = None
 
 
-def sniff(path: Path) -> FileType | None:
-    """The type of the file at ``path``, or None when it is not one of the accepted types."""
-    with path.open("rb") as file:
-        head = file.read(1024)
+def sniff(file: bytes | Path) -> FileType | None:
+    """The type of ``file`` (its bytes, or where it is), or None when it is not one of the accepted types."""
+    if isinstance(file, bytes):
+        head = file[:1024]
+    else:
+        with file.open("rb") as opened:
+            head = opened.read(1024)
     if head.startswith(b"%PDF-"):
         return FileType("application/pdf")
-    raster = _raster(path)
+    raster = _raster(file)
     if raster is not None:
         return raster
-    return _svg(path, head)
+    return _svg(file, head)
 
 
-def _raster(path: Path) -> FileType | None:
+def _raster(file: bytes | Path) -> FileType | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path, formats=list(RASTER_TYPES)) as image:
+            source = io.BytesIO(file) if isinstance(file, bytes) else file
+            with Image.open(source, formats=list(RASTER_TYPES)) as image:
                 return FileType(RASTER_TYPES[image.format or ""], image.width, image.height)
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError):
         return None
@@ -56,13 +62,16 @@ def _raster(path: Path) -> FileType | None:
         return None
 
 
-def _svg(path: Path, head: bytes) -> FileType | None:
+def _svg(file: bytes | Path, head: bytes) -> FileType | None:
     if b"<svg" not in head and b"<?xml" not in head and b"<!--" not in head:
         return None
-    if path.stat().st_size > MAX_SVG_BYTES:
+    if (len(file) if isinstance(file, bytes) else file.stat().st_size) > MAX_SVG_BYTES:
         return None
     try:
-        root = defusedxml.ElementTree.parse(path, forbid_dtd=True).getroot()
+        if isinstance(file, bytes):
+            root = defusedxml.ElementTree.fromstring(file, forbid_dtd=True)
+        else:
+            root = defusedxml.ElementTree.parse(file, forbid_dtd=True).getroot()
     except (ParseError, DefusedXmlException, ValueError):
         return None
     if root.tag not in (f"{SVG_NAMESPACE}svg", "svg"):

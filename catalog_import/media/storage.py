@@ -1,9 +1,9 @@
 """Content-addressed file storage: a file is kept once per SHA-256, whatever number of media use it.
 
 ``MediaStorage`` is the interface the rest of the server uses; ``LocalMediaStorage`` keeps files in a
-directory (under the data directory by default). Downloads are written to a temporary file first and moved
-into place atomically, so a process killed mid-download leaves at most a temporary file, which the next
-start removes."""
+directory (under the data directory by default). Files are written to a temporary file first (a small
+download, held in memory, in one write) and moved into place atomically, so a process killed mid-download
+leaves at most a temporary file, which the next start removes."""
 
 import contextlib
 import os
@@ -22,6 +22,10 @@ class MediaStorage(Protocol):
 
     def keep(self, temporary: Path, sha256: str) -> None:
         """Move a downloaded file into the store under its hash (a file already stored stays as it is)."""
+        ...
+
+    def store(self, content: bytes, sha256: str) -> None:
+        """Keep ``content`` in the store under its hash (a file already stored stays as it is)."""
         ...
 
     def path(self, sha256: str) -> Path | None:
@@ -63,6 +67,18 @@ class LocalMediaStorage:
         with temporary.open("rb") as file:
             os.fsync(file.fileno())
         os.replace(temporary, target)
+
+    def store(self, content: bytes, sha256: str) -> None:
+        target = self._location(sha256)
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with self.temporary_file() as temporary:
+            with temporary.open("wb") as file:
+                file.write(content)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, target)
 
     def path(self, sha256: str) -> Path | None:
         location = self._location(sha256)

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from catalog_import.config import Settings
-from catalog_import.media.download import Downloader
+from catalog_import.media.download import IN_MEMORY_BYTES, Downloader
 from catalog_import.media.services import MediaServices, media_services, media_storage
 from catalog_import.media.storage import LocalMediaStorage
 from catalog_import.models import MediaFolder
@@ -841,8 +841,10 @@ class TestInterruptedDownload:
     async def test_killed_download_leaves_no_partial_file(
         self, api: Api, server: MediaServer, settings: Settings, media_dir: Path
     ) -> None:
-        body = server.png("/slow.png", side=64)
-        url = server.serve("/slow.png", Reply(body=body, stall_after=len(body) // 3))
+        # Large enough to be spooled to a temporary file before the server stalls.
+        body = server.png("/slow.png", side=700)
+        assert len(body) > IN_MEMORY_BYTES + 100_000
+        url = server.serve("/slow.png", Reply(body=body, stall_after=IN_MEMORY_BYTES + 50_000))
         import_id = await api.start()
         await api.push(import_id, {"products": [product("SLOW", media=[{"url": url}])]})
         await api.commit(import_id)
@@ -888,6 +890,13 @@ class VanishingStorage:
 
     def keep(self, temporary: Path, sha256: str) -> None:
         self.inner.keep(temporary, sha256)
+        self._vanish(sha256)
+
+    def store(self, content: bytes, sha256: str) -> None:
+        self.inner.store(content, sha256)
+        self._vanish(sha256)
+
+    def _vanish(self, sha256: str) -> None:
         if sha256 in self.vanish:
             self.vanish.discard(sha256)
             self.inner.delete(sha256)

@@ -15,7 +15,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import httpcore
+import aiohappyeyeballs
+import aiohttp.abc
+import aiohttp.resolver
 import pytest
 
 from catalog_import.media.download import Downloader, DownloadError, DownloadOptions, StoredFile
@@ -38,19 +40,21 @@ MakeDownloader = Callable[..., Downloader]
 
 @pytest.fixture
 def connections(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
-    """The TCP connections the downloader asks for; those not to 127.0.0.1 fail without connecting."""
+    """The TCP connections the downloader's client opens (each address it is given to connect to); those
+    not to 127.0.0.1 fail without connecting."""
     asked: list[tuple[str, int]] = []
-    connect_tcp = httpcore.AnyIOBackend.connect_tcp
+    start_connection = aiohappyeyeballs.start_connection
 
-    async def recording_connect_tcp(
-        self: httpcore.AnyIOBackend, host: str, port: int, *args: typing.Any, **kwargs: typing.Any
-    ) -> httpcore.AsyncNetworkStream:
-        asked.append((host, port))
-        if host != "127.0.0.1":
-            raise httpcore.ConnectError(f"the tests connect to 127.0.0.1 only, not {host}")
-        return await connect_tcp(self, host, port, *args, **kwargs)
+    async def recording_start_connection(
+        addr_infos: list[aiohappyeyeballs.AddrInfoType], *args: typing.Any, **kwargs: typing.Any
+    ) -> socket.socket:
+        addresses = [(str(info[4][0]), int(info[4][1])) for info in addr_infos]
+        asked.extend(addresses)
+        if any(host != "127.0.0.1" for host, _port in addresses):
+            raise OSError(f"the tests connect to 127.0.0.1 only, not {addresses}")
+        return await start_connection(addr_infos, *args, **kwargs)
 
-    monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", recording_connect_tcp)
+    monkeypatch.setattr(aiohappyeyeballs, "start_connection", recording_start_connection)
     return asked
 
 
@@ -250,7 +254,7 @@ async def test_a_server_that_stops_answering_mid_body_fails_after_the_retries(
     started = time.monotonic()
     error = await failure(make_downloader(retries=1, read_timeout=0.2).fetch(url))
     assert error.code == "MEDIA_DOWNLOAD_FAILED"
-    assert "ReadTimeout" in error.message
+    assert "read timeout" in error.message
     assert server.requests("/slow.png") == 2
     # The read timeout ended each attempt, not the server.
     assert time.monotonic() - started < 2.0
@@ -271,6 +275,88 @@ async def test_a_refused_connection_fails_after_the_retries(
 
 
 # -- addresses, schemes and redirects ---------------------------------------------------------------------
+
+
+def fake_names(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> list[str]:
+    """Make the client's name resolution answer ``answers`` (no DNS query leaves the test); returns the
+    names looked up."""
+    lookups: list[str] = []
+
+    async def resolve(
+        self: aiohttp.resolver.ThreadedResolver, host: str, port: int = 0, family: int = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        lookups.append(host)
+        if host not in answers:
+            raise OSError(f"{host} is not known")
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                "proto": 0,
+                "flags": 0,
+            }
+            for address in answers[host]
+        ]
+
+    monkeypatch.setattr(aiohttp.resolver.ThreadedResolver, "resolve", resolve)
+    return lookups
+
+
+async def test_an_allowed_name_is_fetched_from_the_address_it_resolved_to(
+    monkeypatch: pytest.MonkeyPatch,
+    make_downloader: MakeDownloader,
+    server: LoopbackServer,
+    connections: list[tuple[str, int]],
+) -> None:
+    lookups = fake_names(monkeypatch, {"images.internal": ["127.0.0.1"]})
+    server.serve("/a.png", Reply(body=image_bytes()))
+    downloader = make_downloader(allowed_hosts=("images.internal",))
+    stored = await downloader.fetch(f"http://images.internal:{server.port}/a.png")
+    assert stored.mime_type == "image/png"
+    assert lookups == ["images.internal"]
+    assert connections == [("127.0.0.1", server.port)]
+
+
+@pytest.mark.parametrize("addresses", [["127.0.0.1"], ["93.184.216.34", "10.0.0.1"], ["::ffff:192.168.0.1"]])
+async def test_a_name_with_any_non_public_address_is_forbidden_before_connecting(
+    monkeypatch: pytest.MonkeyPatch,
+    downloader: Downloader,
+    server: LoopbackServer,
+    connections: list[tuple[str, int]],
+    addresses: list[str],
+) -> None:
+    fake_names(monkeypatch, {"media.example.com": addresses})
+    error = await failure(downloader.fetch(f"http://media.example.com:{server.port}/a.png"))
+    assert error.code == "MEDIA_URL_FORBIDDEN"
+    assert "not a public address" in error.message
+    assert connections == []
+
+
+async def test_a_redirect_to_a_name_with_a_non_public_address_is_forbidden(
+    monkeypatch: pytest.MonkeyPatch,
+    downloader: Downloader,
+    server: LoopbackServer,
+    connections: list[tuple[str, int]],
+) -> None:
+    fake_names(monkeypatch, {"cdn.example.com": ["169.254.169.254"]})
+    url = server.serve("/start", redirect(f"http://cdn.example.com:{server.port}/a.png"))
+    error = await failure(downloader.fetch(url))
+    assert error.code == "MEDIA_URL_FORBIDDEN"
+    assert "169.254.169.254" in error.message
+    assert connections == [("127.0.0.1", server.port)]
+
+
+async def test_a_name_that_does_not_resolve_fails_after_the_retries(
+    monkeypatch: pytest.MonkeyPatch, downloader: Downloader, connections: list[tuple[str, int]]
+) -> None:
+    lookups = fake_names(monkeypatch, {})
+    error = await failure(downloader.fetch("http://nowhere.example/a.png"))
+    assert error.code == "MEDIA_DOWNLOAD_FAILED"
+    assert "nowhere.example" in error.message
+    assert lookups == ["nowhere.example"] * (OPTIONS.retries + 1)
+    assert connections == []
 
 
 @pytest.mark.parametrize("host", ["127.0.0.2", "localhost", "[::1]"])

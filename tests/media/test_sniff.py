@@ -14,14 +14,16 @@ from PIL import Image, features
 from catalog_import.media.sniff import FileType, sniff
 from tests.media.servers import image_bytes
 
-Write = Callable[..., Path]
+Write = Callable[..., bytes | Path]
 
 
-@pytest.fixture
-def write(tmp_path: Path) -> Write:
-    """Writes bytes to a file, as a download would, and returns its path."""
+@pytest.fixture(params=["in memory", "on disk"])
+def write(tmp_path: Path, request: pytest.FixtureRequest) -> Write:
+    """A download as the sniffer is given it: its bytes (held in memory), or the file it was written to."""
 
-    def write(content: bytes, name: str = "download.part") -> Path:
+    def write(content: bytes, name: str = "download.part") -> bytes | Path:
+        if request.param == "in memory":
+            return content
         path = tmp_path / name
         path.write_bytes(content)
         return path

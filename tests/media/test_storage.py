@@ -79,6 +79,22 @@ def test_keep_is_idempotent(storage: LocalMediaStorage) -> None:
     assert temporary_files(storage) == []
 
 
+def test_content_held_in_memory_is_stored_once(storage: LocalMediaStorage) -> None:
+    content = b"a small download"
+    storage.store(content, digest(content))
+    location = storage.path(digest(content))
+    assert location is not None
+    assert location.read_bytes() == content
+    inode = location.stat().st_ino
+    storage.store(content, digest(content))
+    assert location.stat().st_ino == inode
+    # The same file, whichever way it arrived.
+    assert store(storage, content) == digest(content)
+    assert location.stat().st_ino == inode
+    assert stored_files(storage) == [location]
+    assert temporary_files(storage) == []
+
+
 def test_different_content_is_stored_apart(storage: LocalMediaStorage) -> None:
     first = store(storage, b"first")
     second = store(storage, b"second")
