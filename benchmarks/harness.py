@@ -60,6 +60,7 @@ from benchmarks.workload import (
     category_records,
     check_catalog,
     database_now,
+    image_name,
     measure_baseline,
     products_written_since,
     specs,
@@ -84,6 +85,8 @@ MEDIA_DOWNLOADS_CONCURRENCY = 16
 # Product series: one per import of new products; the re-imports push series 1 again.
 NEW_SERIES, SECOND_SERIES = 1, 2
 PEER_SERIES = {1: 3, 2: 4}
+# The media commit (M1): workers → the series of its products and of their images.
+MEDIA_COMMIT_SERIES = {2: 5, 1: 6}
 
 # The targets of PERFORMANCE.md.
 A1_ONE_WORKER, A1_TWO_WORKERS, A1_CHANGED, A1_UNCHANGED = 1.0, 1.8, 1.7, 2.5
@@ -93,6 +96,8 @@ PEER_FACTOR = 50.0
 API_RSS_MB, WORKER_GROWTH_MB = 150.0, 50.0
 # P9: the Downloader against plain GETs of the same client.
 DOWNLOADS_RATIO = 0.9
+# M1: media per second with 2 workers, worker CPU per media.
+MEDIA_PER_SECOND, MEDIA_WORKER_CPU_MS = 3300.0, 0.6
 
 
 # -- figures -------------------------------------------------------------------------------------------
@@ -171,6 +176,9 @@ class Figures:
     new_two: ImportFigures | None = None
     peer: dict[int, ImportFigures] = field(default_factory=dict)
     downloads: media_downloads.MediaFigures | None = None
+    # The media commits (M1) and the plain GETs of their files, by workers.
+    media_commit: dict[int, ImportFigures] = field(default_factory=dict)
+    media_gets: dict[int, media_downloads.Phase] = field(default_factory=dict)
     memory: MemoryFigures = field(default_factory=MemoryFigures)
     # CPU seconds by (phase, process), and the wall time of each phase.
     cpu: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -460,12 +468,73 @@ async def run_steps(run: Run, args: argparse.Namespace, image_dir: Path) -> None
             await run.check()
             console.log(f"  {figures.peer[in_flight].end_to_end_per_second:,.0f} products/s end to end")
 
+    if with_media and not args.skip_media_commit:
+        await measure_media_commits(run, image_dir)
+
     if not args.skip_media_downloads:
         run.begin(
             "P9 downloads", f"media downloads (P9): {MEDIA_DOWNLOADS_FILES} files of 50 KB, in this process"
         )
         figures.downloads = await media_downloads.measure(MEDIA_DOWNLOADS_FILES, MEDIA_DOWNLOADS_CONCURRENCY)
         console.log(f"  {figures.downloads.downloader_per_second:,.0f} downloads/s")
+
+
+async def measure_media_commits(run: Run, image_dir: Path) -> None:
+    """M1: new products with one new, distinct image each, committed with 2 workers and then with 1 (the
+    last steps: the second worker is stopped after it). Each commit is preceded by plain aiohttp GETs of
+    its images from the same file server, which show what the server and the client allow."""
+    figures, server, count = run.figures, run.server, run.figures.products
+    assert run.media_base is not None
+    media_base, before = run.media_base, await database_now(run.engine)
+    for workers, series in MEDIA_COMMIT_SERIES.items():
+        while len(server.workers) > workers:
+            await asyncio.to_thread(server.stop_worker, server.workers[-1])
+        if len(server.workers) < workers:
+            run.sampler.mark_ready(await asyncio.to_thread(server.start_worker))
+        run.begin(
+            f"M1 ×{workers}", f"media commit (M1), {workers} worker(s): {count:,} products with new images"
+        )
+        await asyncio.to_thread(write_images, image_dir, count, series)
+        urls = [f"{media_base}/{image_name(index, series)}" for index in range(count)]
+        run.sampler.phase = f"M1 ×{workers}: plain GETs"
+        figures.media_gets[workers] = await media_downloads.plain_gets(urls, MEDIA_DOWNLOADS_CONCURRENCY)
+
+        def body(start: int, series: int = series) -> dict[str, Any]:
+            chunk = specs(series, count, start, PUSH_SIZE, media_base, media_series=series)
+            return {"products": [spec.record() for spec in chunk]}
+
+        figures.media_commit[workers] = await run.push_and_commit(f"benchmark-media-{workers}", count, body)
+        run.expected.add_products(count, prices=2, with_media=True)
+        run.expected.media += count
+        # The media rows of these imports are new: the check that nothing rewrote the setup's media ends.
+        run.media_since = None
+        await run.check()
+        console.log(f"  {figures.media_commit[workers].per_second:,.0f} media/s")
+    async with run.engine.connect() as connection:
+        written = await connection.scalar(
+            text("SELECT count(*) FROM media WHERE updated_at >= :since"), {"since": before}
+        )
+    if written != count * len(MEDIA_COMMIT_SERIES):
+        raise RuntimeError(f"the media commits wrote {written} media rows, not {count} each")
+
+
+def media_commit_figures(figures: Figures) -> list[media_downloads.MediaCommitFigures]:
+    """The media commits with the CPU of the workers and of PostgreSQL during each."""
+    found = []
+    for workers, imported in sorted(figures.media_commit.items(), reverse=True):
+        at = f"M1 ×{workers}: commit"
+        cpu = {process: seconds for (phase, process), seconds in figures.cpu.items() if phase == at}
+        found.append(
+            media_downloads.MediaCommitFigures(
+                workers,
+                figures.products,
+                imported.commit_seconds,
+                sum(seconds for process, seconds in cpu.items() if process.startswith("worker")),
+                cpu.get("postgres", 0.0),
+                figures.media_gets[workers],
+            )
+        )
+    return found
 
 
 def is_local(database_url: str) -> bool:
@@ -638,7 +707,7 @@ def memory_figures(sampler: ProcessSampler) -> MemoryFigures:
 
 # -- reporting -----------------------------------------------------------------------------------------
 
-SKIPPABLE = ("minimal", "reimport", "two-workers", "peer", "media", "media-downloads")
+SKIPPABLE = ("minimal", "reimport", "two-workers", "peer", "media", "media-downloads", "media-commit")
 
 
 def verdict(value: float | None, target: float, *, at_least: bool, estimated: bool = False) -> str:
@@ -861,6 +930,36 @@ def rows(figures: Figures) -> list[Row]:
             else "not measured",
         )
     )
+
+    for commit in media_commit_figures(figures):
+        gets = commit.gets
+        notes = (
+            f"commit {commit.commit_seconds:.1f} s; PostgreSQL {commit.postgres_cpu_ms:.2f} CPU-ms per media; "
+            f"plain GETs of the same files {gets.per_second:,.0f} files/s, {gets.cpu_ms_per_file:.2f} CPU-ms"
+        )
+        targeted = commit.workers == 2
+        table.append(
+            Row(
+                "M1" if targeted else "",
+                f"media commit, {commit.media:,} products with a new image each, {commit.workers} worker(s)",
+                f"{commit.per_second:,.0f} media/s",
+                "",
+                f"≥ {MEDIA_PER_SECOND:,.0f}/s" if targeted else "",
+                verdict(commit.per_second, MEDIA_PER_SECOND, at_least=True) if targeted else "",
+                notes,
+            )
+        )
+        table.append(
+            Row(
+                "M1" if targeted else "",
+                f"worker CPU per media, {commit.workers} worker(s)",
+                f"{commit.worker_cpu_ms:.2f} ms",
+                "",
+                f"≤ {MEDIA_WORKER_CPU_MS} ms" if targeted else "",
+                verdict(commit.worker_cpu_ms, MEDIA_WORKER_CPU_MS, at_least=False) if targeted else "",
+                f"{commit.worker_cpu_seconds:.1f} CPU-s in the worker processes",
+            )
+        )
 
     setup = figures.setup
     table.append(
@@ -1143,6 +1242,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-media-downloads", action="store_true", help="no media download figure (P9)")
     parser.add_argument(
+        "--skip-media-commit", action="store_true", help="no commit of products with new images (M1)"
+    )
+    parser.add_argument(
         "--no-append", action="store_true", help="print the table only; append nothing to the results files"
     )
     args = parser.parse_args(argv)
@@ -1175,6 +1277,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     append_result(figures, run.machine, run.commit)
     if figures.downloads is not None:
         media_downloads.append_result(figures.downloads, run.machine, run.commit)
+    media_downloads.append_commit_results(media_commit_figures(figures), run.machine, run.commit)
     console.print(f"appended to {RESULTS_FILE.relative_to(PROJECT_ROOT)} and {media_downloads.RESULTS.name}")
 
 

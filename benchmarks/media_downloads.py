@@ -51,6 +51,45 @@ content-addressed storage) and, in the same run, by plain GETs; each section's t
 """
 
 
+COMMIT_SECTION = """
+## Media commit (M1, from 2026-12-04)
+
+The harness's M1 step: N new products with one distinct PNG of about 70 bytes each, served by the loopback
+file server, pushed and then committed with 2 and with 1 worker. **commit s**: from `commit` to `done`;
+**worker CPU**, **PostgreSQL CPU**: CPU of the worker processes and of PostgreSQL during the commit, per
+media; **plain GETs**: the same files fetched in the harness by plain aiohttp GETs (concurrency 16) just
+before, and their CPU per GET. Target (M1): ≥ 3,300 media/s with 2 workers, ≤ 0.6 ms of worker CPU per
+media.
+
+| date (UTC) | machine | commit | products | workers | commit s | media/s | worker CPU ms/media | PostgreSQL CPU ms/media | plain GETs files/s | GET CPU ms |
+|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|
+"""
+
+
+@dataclass(frozen=True)
+class MediaCommitFigures:
+    """One media commit of the harness (M1)."""
+
+    workers: int
+    media: int
+    commit_seconds: float
+    worker_cpu_seconds: float
+    postgres_cpu_seconds: float
+    gets: "Phase"
+
+    @property
+    def per_second(self) -> float:
+        return self.media / self.commit_seconds
+
+    @property
+    def worker_cpu_ms(self) -> float:
+        return self.worker_cpu_seconds * 1000 / self.media
+
+    @property
+    def postgres_cpu_ms(self) -> float:
+        return self.postgres_cpu_seconds * 1000 / self.media
+
+
 @dataclass(frozen=True)
 class Phase:
     """One way of fetching the files: its wall time and this process's CPU time."""
@@ -197,6 +236,28 @@ def append_result(figures: MediaFigures, machine_text: str, commit: str) -> None
         ],
         section=SECTION,
     )
+
+
+def append_commit_results(commits: list[MediaCommitFigures], machine_text: str, commit: str) -> None:
+    for figures in commits:
+        append_row(
+            RESULTS,
+            HEADER,
+            [
+                f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
+                machine_text,
+                commit,
+                f"{figures.media:,}",
+                str(figures.workers),
+                f"{figures.commit_seconds:.1f}",
+                f"{figures.per_second:,.0f}",
+                f"{figures.worker_cpu_ms:.2f}",
+                f"{figures.postgres_cpu_ms:.2f}",
+                f"{figures.gets.per_second:,.0f}",
+                f"{figures.gets.cpu_ms_per_file:.2f}",
+            ],
+            section=COMMIT_SECTION,
+        )
 
 
 def main() -> None:

@@ -35,7 +35,8 @@ ROOT_NAMES = ("Home", "Outlet")
 GROUPS_PER_ROOT = 12
 LEAF_COUNT = 2000
 
-# The media the products name belong to the products of this series (their images, one per index).
+# The media the products name belong to the products of this series (their images, one per index); the
+# media commit (M1) gives its products images of a series of their own.
 MEDIA_SERIES = 1
 ID_EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 # Products per transaction of the baseline.
@@ -82,24 +83,24 @@ def category_links(count: int) -> int:
     return sum(len(category_paths(index)) for index in range(count))
 
 
-def image_name(index: int) -> str:
-    return f"{MEDIA_SERIES}-{index:07d}.png"
+def image_name(index: int, series: int = MEDIA_SERIES) -> str:
+    return f"{series}-{index:07d}.png"
 
 
-def image_bytes(index: int) -> bytes:
-    """A 2×1 PNG of about 70 bytes whose pixels spell the index: distinct per product."""
-    pixels = bytes([MEDIA_SERIES, index >> 16 & 0xFF, index >> 8 & 0xFF, index & 0xFF, 0, 0])
+def image_bytes(index: int, series: int = MEDIA_SERIES) -> bytes:
+    """A 2×1 PNG of about 70 bytes whose pixels spell the series and index: distinct per product."""
+    pixels = bytes([series, index >> 16 & 0xFF, index >> 8 & 0xFF, index & 0xFF, 0, 0])
     buffer = io.BytesIO()
     Image.frombytes("RGB", (2, 1), pixels).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def write_images(directory: Path, count: int) -> float:
-    """The image of each of ``count`` products; returns their average size in bytes."""
+def write_images(directory: Path, count: int, series: int = MEDIA_SERIES) -> float:
+    """The image of each of ``count`` products of a media series; returns their average size in bytes."""
     total = 0
     for index in range(count):
-        data = image_bytes(index)
-        (directory / image_name(index)).write_bytes(data)
+        data = image_bytes(index, series)
+        (directory / image_name(index, series)).write_bytes(data)
         total += len(data)
     return total / count
 
@@ -108,13 +109,15 @@ def write_images(directory: Path, count: int) -> float:
 class ProductSpec:
     """Everything the workload says about one product; the HTTP records and the baseline rows are built
     from it, so the two write the same catalog. ``media_base`` is the URL the loopback file server serves
-    the images at (None: the product has no media); every series names the media of ``MEDIA_SERIES``, so
-    the media are downloaded once. A ``revision`` above 0 changes the name and the prices."""
+    the images at (None: the product has no media); every series names the media of ``MEDIA_SERIES``
+    (unless given a ``media_series`` of its own), so the media are downloaded once. A ``revision`` above 0
+    changes the name and the prices."""
 
     series: int
     index: int
     media_base: str | None
     revision: int = 0
+    media_series: int = MEDIA_SERIES
 
     @property
     def id(self) -> uuid.UUID:
@@ -151,19 +154,19 @@ class ProductSpec:
     @property
     def media_id(self) -> uuid.UUID:
         """The media's id in the baseline (the server gives it its own)."""
-        return ordered_id(100 + MEDIA_SERIES, self.index)
+        return ordered_id(100 + self.media_series, self.index)
 
     @property
     def media_url(self) -> str:
-        return f"{self.media_base}/{image_name(self.index)}"
+        return f"{self.media_base}/{image_name(self.index, self.media_series)}"
 
     def media_record(self) -> dict[str, Any]:
         """The media as the setup imports it (a root record), and as a product names it."""
         return {
             "url": self.media_url,
-            "title": f"Image {MEDIA_SERIES}-{self.index}",
+            "title": f"Image {self.media_series}-{self.index}",
             "alt": "alt",
-            "filename": image_name(self.index),
+            "filename": image_name(self.index, self.media_series),
         }
 
     def record(self) -> dict[str, Any]:
@@ -202,11 +205,18 @@ class ProductSpec:
 
 
 def specs(
-    series: int, count: int, start: int, size: int, media_base: str | None, revision: int = 0
+    series: int,
+    count: int,
+    start: int,
+    size: int,
+    media_base: str | None,
+    revision: int = 0,
+    media_series: int = MEDIA_SERIES,
 ) -> list[ProductSpec]:
     """The products of ``series`` from ``start``, ``size`` of them at most (one push body's worth)."""
     return [
-        ProductSpec(series, index, media_base, revision) for index in range(start, min(start + size, count))
+        ProductSpec(series, index, media_base, revision, media_series)
+        for index in range(start, min(start + size, count))
     ]
 
 

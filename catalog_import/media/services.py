@@ -32,6 +32,9 @@ def media_services(settings: Settings) -> MediaServices:
     removed = storage.remove_stale_temporary_files()
     if removed:
         logger.info("removed partial downloads of stopped processes", files=removed)
+    moved = storage.move_earlier_files()
+    if moved:
+        logger.info("moved stored files into the current layout", files=moved)
     downloader = None
     if settings.media_url_upload_enabled:
         downloader = Downloader(

@@ -3,7 +3,10 @@
 ``MediaStorage`` is the interface the rest of the server uses; ``LocalMediaStorage`` keeps files in a
 directory (under the data directory by default). Files are written to a temporary file first (a small
 download, held in memory, in one write) and moved into place atomically, so a process killed mid-download
-leaves at most a temporary file, which the next start removes."""
+leaves at most a temporary file, which the next start removes.
+
+A file lives at ``files/<first two hex digits>/<sha256>``: 256 directories, made once. (Files stored in
+the earlier layout, one more level of 256 directories under each, are found there and moved at start.)"""
 
 import contextlib
 import os
@@ -48,6 +51,9 @@ class LocalMediaStorage:
     def _location(self, sha256: str) -> Path:
         if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
             raise ValueError("not a SHA-256 hex digest")
+        return self.files / sha256[:2] / sha256
+
+    def _earlier_location(self, sha256: str) -> Path:
         return self.files / sha256[:2] / sha256[2:4] / sha256
 
     @contextlib.contextmanager
@@ -81,11 +87,29 @@ class LocalMediaStorage:
             os.replace(temporary, target)
 
     def path(self, sha256: str) -> Path | None:
-        location = self._location(sha256)
-        return location if location.exists() else None
+        for location in (self._location(sha256), self._earlier_location(sha256)):
+            if location.exists():
+                return location
+        return None
 
     def delete(self, sha256: str) -> None:
         self._location(sha256).unlink(missing_ok=True)
+        self._earlier_location(sha256).unlink(missing_ok=True)
+
+    def move_earlier_files(self) -> int:
+        """Move the files of the earlier layout into place; another process doing the same meanwhile is
+        harmless (a file is moved once, the other finds it gone)."""
+        moved = 0
+        for directory in sorted(self.files.glob("??/??")):
+            if not directory.is_dir():
+                continue
+            for file in directory.iterdir():
+                with contextlib.suppress(FileNotFoundError, ValueError):
+                    os.replace(file, self._location(file.name))
+                    moved += 1
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        return moved
 
     def remove_stale_temporary_files(self) -> int:
         """Remove temporary files whose process is gone (a download killed half-way)."""

@@ -56,7 +56,7 @@ def test_keep_moves_the_temporary_file_into_place(storage: LocalMediaStorage) ->
         # visible under its name.
         assert not temporary.exists()
     location = storage.path(sha256)
-    assert location == storage.files / sha256[:2] / sha256[2:4] / sha256
+    assert location == storage.files / sha256[:2] / sha256
     assert location.read_bytes() == content
     assert location.stat().st_ino == inode
     assert stored_files(storage) == [location]
@@ -93,6 +93,35 @@ def test_content_held_in_memory_is_stored_once(storage: LocalMediaStorage) -> No
     assert location.stat().st_ino == inode
     assert stored_files(storage) == [location]
     assert temporary_files(storage) == []
+
+
+def test_files_of_the_earlier_layout_are_found_and_moved_into_place(storage: LocalMediaStorage) -> None:
+    contents = [b"stored before", b"also before"]
+    earlier = []
+    for content in contents:
+        sha256 = digest(content)
+        location = storage.files / sha256[:2] / sha256[2:4] / sha256
+        location.parent.mkdir(parents=True)
+        location.write_bytes(content)
+        earlier.append(location)
+    assert [storage.path(digest(content)) for content in contents] == earlier
+    assert storage.move_earlier_files() == 2
+    moved = [storage.files / digest(content)[:2] / digest(content) for content in contents]
+    assert [storage.path(digest(content)) for content in contents] == moved
+    assert [path.read_bytes() for path in moved] == contents
+    assert stored_files(storage) == sorted(moved)
+    assert not any(path.parent.exists() for path in earlier)
+    assert storage.move_earlier_files() == 0
+
+
+def test_a_file_of_the_earlier_layout_is_deleted(storage: LocalMediaStorage) -> None:
+    sha256 = digest(b"stored before")
+    location = storage.files / sha256[:2] / sha256[2:4] / sha256
+    location.parent.mkdir(parents=True)
+    location.write_bytes(b"stored before")
+    storage.delete(sha256)
+    assert storage.path(sha256) is None
+    assert stored_files(storage) == []
 
 
 def test_different_content_is_stored_apart(storage: LocalMediaStorage) -> None:
