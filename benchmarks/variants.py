@@ -428,10 +428,16 @@ async def commit_and_write(
         started = time.perf_counter()
         await api.commit(import_id)
         async with factories[0]() as session, session.begin():
-            if not await prepare_import(session, import_id, settings.commit_batch_size):
+            if not await prepare_import(
+                session, import_id, settings.commit_batch_size, settings.commit_media_batch_size
+            ):
                 raise RuntimeError("the committed import is not importing")
         prepared = time.perf_counter()
-        options = RunnerOptions(batch_size=settings.commit_batch_size)
+        options = RunnerOptions(
+            batch_size=settings.commit_batch_size,
+            media_batch_size=settings.commit_media_batch_size,
+            media_lanes=settings.commit_media_batches_at_once,
+        )
         finished = await asyncio.gather(
             *(
                 ImportRunner(factory, import_id, options, media).run()

@@ -78,6 +78,18 @@ class Settings(BaseSettings):
     )
 
     commit_batch_size: int = Field(default=2500, ge=1, le=10_000)
+    commit_media_batch_size: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="Media records per batch: a batch settles (counted in progress) once its downloads end.",
+    )
+    commit_media_batches_at_once: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="Batches of media a job writes at once, their downloads overlapping.",
+    )
     commit_jobs_per_import: int = Field(
         default=2, ge=1, le=64, description="Jobs queued per committed import; idle workers share them."
     )

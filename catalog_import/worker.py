@@ -49,7 +49,9 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
 
     async def startup(ctx: dict[str, Any]) -> None:
         assert settings.database_url and settings.redis_url
-        engine = create_engine(settings.database_url, pool_size=settings.worker_max_jobs + 2)
+        # A connection per batch being written (a job writes several batches of media at once), and two more.
+        pool_size = settings.worker_max_jobs * settings.commit_media_batches_at_once + 2
+        engine = create_engine(settings.database_url, pool_size=pool_size)
         queue = await ImportQueue.connect(
             settings.redis_url, settings.queue_name, settings.commit_jobs_per_import
         )
@@ -60,7 +62,11 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
         ctx["runtime"] = CommitRuntime(
             session_factory=session_factory,
             queue=queue,
-            runner_options=RunnerOptions(batch_size=settings.commit_batch_size),
+            runner_options=RunnerOptions(
+                batch_size=settings.commit_batch_size,
+                media_batch_size=settings.commit_media_batch_size,
+                media_lanes=settings.commit_media_batches_at_once,
+            ),
             stalled_after_seconds=settings.stalled_after_seconds,
             media=media_services(settings),
             leases=leases,

@@ -105,7 +105,8 @@ def settings(database_url: str, redis_url: str, media_dir: Path) -> Settings:
 @pytest.fixture(scope="session")
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     assert settings.database_url
-    engine = create_engine(settings.database_url, pool_size=5)
+    # Runners in the tests write several batches of media at once, a connection each.
+    engine = create_engine(settings.database_url, pool_size=10)
     yield engine
     await engine.dispose()
 

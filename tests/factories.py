@@ -131,10 +131,15 @@ class Api:
         return result
 
     def runner(
-        self, import_id: str, *, batch_size: int = 50, media: MediaServices | None = None
+        self,
+        import_id: str,
+        *,
+        batch_size: int = 50,
+        media_batch_size: int = RunnerOptions.media_batch_size,
+        media: MediaServices | None = None,
     ) -> ImportRunner:
         """A runner for a committed import, as a worker would run it (with the tests' media services)."""
-        options = RunnerOptions(batch_size=batch_size, wait_seconds=0.001)
+        options = RunnerOptions(batch_size=batch_size, media_batch_size=media_batch_size, wait_seconds=0.001)
         return ImportRunner(self.session_factory, uuid.UUID(import_id), options, media or self.media)
 
     async def run(

@@ -77,18 +77,21 @@ SELECT EXISTS (
 
 ANALYZE_STAGED = "ANALYZE import_records (import_id, operation, entity, entity_id, action, level)"
 
-# Each level cut into batches of consecutive records (in record order), leaving out what failed already.
+# Each level cut into batches of consecutive records (in record order), leaving out what failed already:
+# its media records (to download) apart from the others, in smaller batches.
 CUT_BATCHES = """
-INSERT INTO import_batches (import_id, level, first_record, last_record, records, state)
-SELECT :import_id, level, min(record_id), max(record_id), count(*), 'pending'
+INSERT INTO import_batches (import_id, level, media, first_record, last_record, records, state)
+SELECT :import_id, level, media, min(record_id), max(record_id), count(*), 'pending'
 FROM (
-    SELECT r.record_id, r.level,
-           (row_number() OVER (PARTITION BY r.level ORDER BY r.record_id) - 1) / :batch_size AS chunk
-    FROM import_records r
+    SELECT r.record_id, r.level, r.media,
+           (row_number() OVER (PARTITION BY r.level, r.media ORDER BY r.record_id) - 1)
+           / CASE WHEN r.media THEN CAST(:media_batch_size AS bigint) ELSE CAST(:batch_size AS bigint) END
+           AS chunk
+    FROM (SELECT r.*, r.entity = 'media' AND r.operation = 'upsert' AS media FROM import_records r) r
     WHERE r.import_id = :import_id AND r.level < :max_depth
       AND NOT EXISTS (SELECT 1 FROM import_record_outcomes o WHERE o.record_id = r.record_id)
 ) AS unsettled
-GROUP BY level, chunk
+GROUP BY level, media, chunk
 """
 
 RAISE_LEVELS = """
@@ -103,10 +106,13 @@ WHERE t.record_id = s.depends_on AND t.level < s.level
 """
 
 
-async def prepare_import(session: AsyncSession, import_id: uuid.UUID, batch_size: int) -> bool:
+async def prepare_import(
+    session: AsyncSession, import_id: uuid.UUID, batch_size: int, media_batch_size: int
+) -> bool:
     """Prepare the import unless that was done already, cutting its levels into batches of ``batch_size``
-    records. Runs in the caller's transaction, holding the import's row lock so that a second worker waits
-    and then finds it prepared. Returns False when the import is not (or no longer) importing."""
+    records (``media_batch_size`` for media records, which download). Runs in the caller's transaction,
+    holding the import's row lock so that a second worker waits and then finds it prepared. Returns False
+    when the import is not (or no longer) importing."""
     import_ = await session.scalar(
         select(Import)
         .where(Import.id == import_id)
@@ -138,7 +144,13 @@ async def prepare_import(session: AsyncSession, import_id: uuid.UUID, batch_size
     # Records failed already (a reference still unresolved, a cycle) need none of their nested creations.
     await skip_unneeded_nested(session, import_id)
     await session.execute(
-        text(CUT_BATCHES), {"import_id": import_id, "batch_size": batch_size, "max_depth": MAX_DEPTH}
+        text(CUT_BATCHES),
+        {
+            "import_id": import_id,
+            "batch_size": batch_size,
+            "media_batch_size": media_batch_size,
+            "max_depth": MAX_DEPTH,
+        },
     )
     # Records of a cycle, raised without end and failed, add no level.
     levels = await session.scalar(

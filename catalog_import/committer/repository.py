@@ -26,9 +26,9 @@ from catalog_import.models import (
 # The next batch of the highest level with batches left, that no other runner holds. A level is written
 # only once every batch above it is done: a level still held by others gives nothing, and its runner waits.
 CLAIM_BATCH = """
-SELECT b.id, b.level, b.first_record, b.last_record
+SELECT b.id, b.level, b.first_record, b.last_record, b.media
 FROM import_batches b
-WHERE b.import_id = :import_id AND b.state = 'pending'
+WHERE b.import_id = :import_id AND b.state = 'pending' AND (b.media IS TRUE OR NOT :media_only)
   AND b.level = (SELECT max(p.level) FROM import_batches p
                  WHERE p.import_id = :import_id AND p.state = 'pending')
 ORDER BY b.first_record
@@ -42,6 +42,7 @@ BATCH_RECORDS = """
 SELECT r.record_id, r.operation, r.entity, r.entity_id, r.action, r.path, r.root
 FROM import_records r
 WHERE r.import_id = :import_id AND r.level = :level AND r.record_id BETWEEN :first AND :last
+  AND (CAST(:media AS boolean) IS NULL OR (r.entity = 'media' AND r.operation = 'upsert') = :media)
   AND NOT EXISTS (SELECT 1 FROM import_record_outcomes o WHERE o.record_id = r.record_id)
 ORDER BY r.record_id
 """
@@ -97,6 +98,8 @@ class ClaimedBatch:
     level: int
     first_record: int
     last_record: int
+    # See ``ImportBatch.media``.
+    media: bool | None
 
 
 class StagedRecordState(NamedTuple):
@@ -109,10 +112,11 @@ class CommitRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def claim_batch(self, import_id: uuid.UUID) -> ClaimedBatch | None:
-        """Lock the next batch to write (see ``CLAIM_BATCH``); None when there is none or when every batch
-        of the current level is in other runners' hands."""
-        row = (await self.session.execute(text(CLAIM_BATCH), {"import_id": import_id})).one_or_none()
+    async def claim_batch(self, import_id: uuid.UUID, *, media_only: bool = False) -> ClaimedBatch | None:
+        """Lock the next batch to write (see ``CLAIM_BATCH``), or the next batch of media records; None
+        when there is none or when every such batch of the current level is in other runners' hands."""
+        params = {"import_id": import_id, "media_only": media_only}
+        row = (await self.session.execute(text(CLAIM_BATCH), params)).one_or_none()
         return ClaimedBatch(*row) if row else None
 
     async def has_pending_batches(self, import_id: uuid.UUID) -> bool:
@@ -137,6 +141,7 @@ class CommitRepository:
                 "level": batch.level,
                 "first": batch.first_record,
                 "last": batch.last_record,
+                "media": batch.media,
             },
         )
         return [

@@ -5,7 +5,11 @@ Any number of runners (jobs, on any number of workers) may work on one import at
 transaction that also marks it done, records the outcomes of its records that have something to say and
 counts them, so a runner killed at any moment loses nothing and nothing is written twice: its transaction
 rolls back, the batch becomes claimable again, and whoever runs next resumes where it stopped. The staged
-records themselves are only read."""
+records themselves are only read.
+
+Media records, which download, are cut into small batches of their own: once a runner claims one, it
+writes up to ``media_lanes`` of them at once (further lanes in a task group that ends with the run), so
+that their downloads overlap and each batch settles as soon as its own downloads have ended."""
 
 import asyncio
 import random
@@ -67,6 +71,10 @@ class Progress(Enum):
 @dataclass(frozen=True)
 class RunnerOptions:
     batch_size: int = 2500
+    # Media records (which download) are cut into batches of their own, smaller, so that they settle as
+    # their downloads end; a runner writes up to ``media_lanes`` of them at once.
+    media_batch_size: int = 20
+    media_lanes: int = 4
     # How long to wait for batches of the current level that other runners hold before looking again.
     wait_seconds: float = 0.1
     heartbeat_seconds: float = 1.0
@@ -88,6 +96,9 @@ class ImportRunner:
         self._last_heartbeat = 0.0
         self._categories_list_products = True
         self._skip_failed_media = False
+        # The lanes of this runner while it writes: its own, and further ones for batches of media.
+        self._lanes: asyncio.TaskGroup | None = None
+        self._media_lanes: set[asyncio.Task[None]] = set()
 
     async def run(self) -> bool:
         """Work on the import until it is done. Returns True when this runner finished it."""
@@ -97,31 +108,33 @@ class ImportRunner:
 
     async def _run(self) -> bool:
         async with self.session_factory() as session, session.begin():
-            if not await prepare_import(session, self.import_id, self.options.batch_size):
+            prepared = await prepare_import(
+                session, self.import_id, self.options.batch_size, self.options.media_batch_size
+            )
+            if not prepared:
                 return False
             self._categories_list_products = await categories_list_products(session, self.import_id)
             media_failure = await CommitRepository(session).media_failure(self.import_id)
             self._skip_failed_media = media_failure is MediaFailure.SKIP
-        conflicts = 0
+        try:
+            async with asyncio.TaskGroup() as lanes:
+                self._lanes = lanes
+                return await self._write_batches()
+        except BaseExceptionGroup as group:
+            # One lane failed and the others were stopped: the job fails with that lane's error.
+            raise group.exceptions[0] from None
+        finally:
+            self._lanes = None
+
+    async def _write_batches(self) -> bool:
+        """Claim and write batches until none is left, then end the import."""
         while True:
-            try:
-                progress = await self._write_next_batch()
-            except DBAPIError as exc:
-                conflicts += 1
-                if not is_lock_conflict(exc) or conflicts > MAX_CONFLICTS_IN_A_ROW:
-                    raise
-                # Another import updated the same rows in another order and the database chose this
-                # batch's transaction to break the deadlock: nothing of it was written, so it is claimed
-                # and written again after a short, randomised pause.
-                self.log.info("batch rolled back by a lock conflict; writing it again", error=str(exc))
-                await asyncio.sleep(random.uniform(0.01, 0.05) * conflicts)  # noqa: S311 (jitter)
-                continue
-            conflicts = 0
+            progress = await self._write_with_retries()
             if progress is Progress.WROTE:
                 await self._heartbeat()
                 continue
             if progress is Progress.WAIT:
-                # Everything left at this level is being written by other runners.
+                # Everything left at this level is being written by other runners (or lanes).
                 await asyncio.sleep(self.options.wait_seconds)
                 continue
             async with self.session_factory() as session, session.begin():
@@ -132,8 +145,39 @@ class ImportRunner:
                 self.log.info("import done")
             return finished
 
-    async def _write_next_batch(self) -> Progress:
-        """Claim and write the next batch."""
+    async def _write_media_batches(self) -> None:
+        """A further lane of this runner: media batches of the current level, while there are any to claim,
+        so that several of them download at once and each settles as soon as its own downloads end."""
+        while await self._write_with_retries(media_only=True) is Progress.WROTE:
+            await self._heartbeat()
+
+    def _add_media_lanes(self) -> None:
+        """Up to ``media_lanes`` - 1 further lanes beside this one, once a batch of media is claimed."""
+        if self._lanes is None:
+            return
+        while len(self._media_lanes) < self.options.media_lanes - 1:
+            lane = self._lanes.create_task(self._write_media_batches())
+            self._media_lanes.add(lane)
+            lane.add_done_callback(self._media_lanes.discard)
+
+    async def _write_with_retries(self, *, media_only: bool = False) -> Progress:
+        """Claim and write the next batch, again after a lock conflict with another import."""
+        conflicts = 0
+        while True:
+            try:
+                return await self._write_next_batch(media_only=media_only)
+            except DBAPIError as exc:
+                conflicts += 1
+                if not is_lock_conflict(exc) or conflicts > MAX_CONFLICTS_IN_A_ROW:
+                    raise
+                # Another import updated the same rows in another order and the database chose this
+                # batch's transaction to break the deadlock: nothing of it was written, so it is claimed
+                # and written again after a short, randomised pause.
+                self.log.info("batch rolled back by a lock conflict; writing it again", error=str(exc))
+                await asyncio.sleep(random.uniform(0.01, 0.05) * conflicts)  # noqa: S311 (jitter)
+
+    async def _write_next_batch(self, *, media_only: bool = False) -> Progress:
+        """Claim and write the next batch (of media records only, for a further lane)."""
         context = WriteContext(
             media=self.media,
             categories_list_products=self._categories_list_products,
@@ -142,21 +186,25 @@ class ImportRunner:
         # Log lines while a batch is written carry its id and, once claimed, its level (``batch_level``).
         with structlog.contextvars.bound_contextvars(batch_id=uuid.uuid4().hex[:12]):
             try:
-                return await self._write_batch(context)
+                return await self._write_batch(context, media_only=media_only)
             finally:
                 # Whether the batch committed or not, files it stored or let go of that no media row uses
                 # (a failed download's neighbours, an undone nested media, a deleted one) are removed.
                 await self._release_unused_files(context.touched_files)
                 structlog.contextvars.unbind_contextvars("batch_level")
 
-    async def _write_batch(self, context: WriteContext) -> Progress:
+    async def _write_batch(self, context: WriteContext, *, media_only: bool) -> Progress:
         async with self.session_factory() as session, session.begin():
             repository = CommitRepository(session)
-            batch = await repository.claim_batch(self.import_id)
+            batch = await repository.claim_batch(self.import_id, media_only=media_only)
             if batch is None:
                 # Nothing left, or the rest of the level in other runners' hands.
+                if media_only:
+                    return Progress.WAIT
                 pending = await repository.has_pending_batches(self.import_id)
                 return Progress.WAIT if pending else Progress.FINISHED
+            if batch.media:
+                self._add_media_lanes()
             level = batch.level
             structlog.contextvars.bind_contextvars(batch_level=level)
             started = time.perf_counter()

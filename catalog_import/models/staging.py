@@ -230,6 +230,9 @@ class ImportBatch(Base):
     last_record: Mapped[int | None] = mapped_column(BigInteger)
     # The records of the batch: when cut, those to write; once done, those it settled.
     records: Mapped[int] = mapped_column(Integer)
+    # True: a batch of the level's media records (cut smaller, several written at once by one runner while
+    # their downloads run); false: of its other records; null (cut before media were cut apart): of all.
+    media: Mapped[bool | None] = mapped_column(Boolean)
     state: Mapped[str] = mapped_column(String(16), default=BatchState.PENDING)
     # When the batch was written, just before its transaction committed (not when it began).
     written_at: Mapped[datetime | None]

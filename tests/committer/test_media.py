@@ -837,6 +837,47 @@ async def eventually(condition: Any, seconds: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
+class TestProgressWhileDownloading:
+    async def test_media_settle_batch_by_batch_while_a_download_is_still_running(
+        self, api: Api, server: MediaServer
+    ) -> None:
+        # 40 products with a picture each: two batches of media; the last picture stalls until released.
+        count, stalled = 40, 39
+        for n in range(count):
+            reply = Reply(body=server.png(f"/{n}.png"), stall_after=10 if n == stalled else None)
+            server.serve(f"/{n}.png", reply)
+        import_id = await api.start()
+        products = [product(f"P-{n}", media=[{"url": server.url(f"/{n}.png")}]) for n in range(count)]
+        await api.push(import_id, {"products": products})
+        await api.commit(import_id)
+
+        task = asyncio.create_task(api.runner(import_id).run())
+        try:
+            progress: dict[str, Any] = {}
+
+            async def first_batch_settled() -> bool:
+                status = await api.status(import_id)
+                progress.update(status["progress"], media=status["totals"]["media"])
+                return bool(status["totals"]["media"])
+
+            deadline = asyncio.get_running_loop().time() + 10
+            while not await first_batch_settled():
+                assert asyncio.get_running_loop().time() < deadline, "no media settled while one stalls"
+                await asyncio.sleep(0.02)
+            # The first batch's media count (beside the products' tax) while the other batch still waits for
+            # its stalled download.
+            assert server.stalling.is_set() and not task.done()
+            records = 1 + 2 * count
+            assert progress == {"total": records, "processed": 1 + 20, "level": 1, "levels": 2, "media": 20}
+        finally:
+            server.release()
+        await asyncio.wait_for(task, 30)
+        status = await api.status(import_id)
+        assert status["status"] == "done"
+        assert status["failures"] == []
+        assert status["totals"]["media"] == status["totals"]["product"] == count
+
+
 class TestInterruptedDownload:
     async def test_killed_download_leaves_no_partial_file(
         self, api: Api, server: MediaServer, settings: Settings, media_dir: Path

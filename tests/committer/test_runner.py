@@ -36,7 +36,8 @@ class Crash(Exception):
 
 
 def runner(api: Api, import_id: str, batch_size: int = 4) -> ImportRunner:
-    return api.runner(import_id, batch_size=batch_size)
+    """A runner whose batches of media hold as many records as its other batches."""
+    return api.runner(import_id, batch_size=batch_size, media_batch_size=batch_size)
 
 
 class CrashAfterBatches(ImportRunner):
@@ -46,13 +47,14 @@ class CrashAfterBatches(ImportRunner):
         super().__init__(
             api.session_factory,
             uuid.UUID(import_id),
-            RunnerOptions(batch_size=4, wait_seconds=0.001),
+            # One lane: the batches it has written when it dies are the batches it counted.
+            RunnerOptions(batch_size=4, media_batch_size=4, media_lanes=1, wait_seconds=0.001),
             api.media,
         )
         self.batches_left = batches
 
-    async def _write_next_batch(self) -> Progress:
-        progress = await super()._write_next_batch()
+    async def _write_next_batch(self, *, media_only: bool = False) -> Progress:
+        progress = await super()._write_next_batch(media_only=media_only)
         if progress is Progress.WROTE:
             self.batches_left -= 1
             if self.batches_left == 0:

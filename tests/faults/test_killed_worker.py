@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from catalog_import.config import Settings
+from catalog_import.media.download import IN_MEMORY_BYTES
 from tests.factories import Api, product
 from tests.faults.conftest import WorkerFactory
 from tests.faults.support import Database, Locker, eventually, wait_until_done
@@ -113,8 +114,10 @@ async def test_killed_mid_download_and_restarted(
 ) -> None:
     api = fault_api
     with LoopbackServer() as server:
-        slow_body = server.png("/slow.png", side=64)
-        slow = server.serve("/slow.png", Reply(body=slow_body, stall_after=len(slow_body) // 3))
+        # Large enough to be spooled to a temporary file before the server stalls.
+        slow_body = server.png("/slow.png", side=700)
+        assert len(slow_body) > IN_MEMORY_BYTES + 100_000
+        slow = server.serve("/slow.png", Reply(body=slow_body, stall_after=IN_MEMORY_BYTES + 50_000))
         urls = [slow, *(server.image(f"/quick-{n}.png") for n in range(1, 5))]
         worker = await start_worker(fault_settings, **SLOW_STALL_CHECK)
         import_id = await api.start("killed mid-download")
@@ -125,7 +128,7 @@ async def test_killed_mid_download_and_restarted(
         def partial_files() -> list[Path]:
             return sorted((media_dir / "tmp").glob(f"{worker.pid}-*.part"))
 
-        # The batch of the tax and the five media is open, one download hanging half-way.
+        # The batch of the five media is open, one download hanging half-way.
         await eventually(lambda: server.stalling.is_set() and partial_files(), "the download to stall")
         left_behind = partial_files()
         worker.kill()

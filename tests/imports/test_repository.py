@@ -63,12 +63,15 @@ class StopAfterBatches(ImportRunner):
 
     def __init__(self, api: Api, import_id: str, batches: int) -> None:
         super().__init__(
-            api.session_factory, uuid.UUID(import_id), RunnerOptions(batch_size=7, wait_seconds=0.001)
+            api.session_factory,
+            uuid.UUID(import_id),
+            # One lane: it stops after exactly the batches it counted.
+            RunnerOptions(batch_size=7, media_lanes=1, wait_seconds=0.001),
         )
         self.batches_left = batches
 
-    async def _write_next_batch(self) -> Progress:
-        progress = await super()._write_next_batch()
+    async def _write_next_batch(self, *, media_only: bool = False) -> Progress:
+        progress = await super()._write_next_batch(media_only=media_only)
         self.batches_left -= 1
         if self.batches_left == 0:
             raise Interrupted()
