@@ -82,7 +82,7 @@ class Settings(BaseSettings):
         default=20,
         ge=1,
         le=10_000,
-        description="Media records per batch: a batch settles (counted in progress) once its downloads end.",
+        description="Media records per batch (or a hundredth of a level's media, if more).",
     )
     commit_media_batches_at_once: int = Field(
         default=4,

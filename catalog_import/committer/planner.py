@@ -77,6 +77,10 @@ SELECT EXISTS (
 
 ANALYZE_STAGED = "ANALYZE import_records (import_id, operation, entity, entity_id, action, level)"
 
+# A level's media settle in about this many steps: its batches of media hold a hundredth of them, or
+# ``media_batch_size`` if that is more (a batch costs a few milliseconds of its own, whatever its size).
+MEDIA_STEPS_PER_LEVEL = 100
+
 # Each level cut into batches of consecutive records (in record order), leaving out what failed already:
 # its media records (to download) apart from the others, in smaller batches.
 CUT_BATCHES = """
@@ -85,7 +89,12 @@ SELECT :import_id, level, media, min(record_id), max(record_id), count(*), 'pend
 FROM (
     SELECT r.record_id, r.level, r.media,
            (row_number() OVER (PARTITION BY r.level, r.media ORDER BY r.record_id) - 1)
-           / CASE WHEN r.media THEN CAST(:media_batch_size AS bigint) ELSE CAST(:batch_size AS bigint) END
+           / CASE WHEN r.media
+                  THEN greatest(CAST(:media_batch_size AS bigint),
+                                least(CAST(:batch_size AS bigint),
+                                      CAST(ceil(count(*) OVER (PARTITION BY r.level, r.media)
+                                                / CAST(:media_steps AS numeric)) AS bigint)))
+                  ELSE CAST(:batch_size AS bigint) END
            AS chunk
     FROM (SELECT r.*, r.entity = 'media' AND r.operation = 'upsert' AS media FROM import_records r) r
     WHERE r.import_id = :import_id AND r.level < :max_depth
@@ -110,7 +119,8 @@ async def prepare_import(
     session: AsyncSession, import_id: uuid.UUID, batch_size: int, media_batch_size: int
 ) -> bool:
     """Prepare the import unless that was done already, cutting its levels into batches of ``batch_size``
-    records (``media_batch_size`` for media records, which download). Runs in the caller's transaction,
+    records (media records, which download, in batches of ``media_batch_size`` or a hundredth of their
+    level). Runs in the caller's transaction,
     holding the import's row lock so that a second worker waits and then finds it prepared. Returns False
     when the import is not (or no longer) importing."""
     import_ = await session.scalar(
@@ -149,6 +159,7 @@ async def prepare_import(
             "import_id": import_id,
             "batch_size": batch_size,
             "media_batch_size": media_batch_size,
+            "media_steps": MEDIA_STEPS_PER_LEVEL,
             "max_depth": MAX_DEPTH,
         },
     )
