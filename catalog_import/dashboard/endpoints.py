@@ -36,6 +36,7 @@ from catalog_import.dashboard.sessions import (
 )
 from catalog_import.db import Session, database_unavailable
 from catalog_import.errors import ApiError, NotFound, PayloadTooLarge, Unauthorized, Unprocessable
+from catalog_import.imports.endpoints import StalledAfter, stalled_after
 from catalog_import.models import ImportStatus
 from catalog_import.problems import Severity
 from catalog_import.ratelimit import RateLimited
@@ -335,7 +336,7 @@ async def imports_page(
     cursor: Cursor = None,
 ) -> Response:
     items, next_cursor = await service.import_list(
-        session, user.integration_id, parse_status(status), cursor, LIST_LIMIT
+        session, user.integration_id, parse_status(status), cursor, LIST_LIMIT, stalled_after(request)
     )
     query = urlencode({key: value for key, value in (("status", status), ("cursor", cursor)) if value})
     return render(
@@ -367,7 +368,9 @@ async def import_page(
     notice: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
     filters = parse_filters(severity, entity)
-    details = await service.import_details(session, user.integration_id, import_id, filters, cursor, limit)
+    details = await service.import_details(
+        session, user.integration_id, import_id, filters, cursor, limit, stalled_after(request)
+    )
     failures = details.failures
     filter_values = {"severity": severity, "entity": entity}
     filter_query = urlencode({key: value for key, value in filter_values.items() if value})
@@ -400,7 +403,7 @@ async def import_page(
 @pages.get("/imports/{import_id}/cancel")
 async def cancel_page(request: Request, import_id: ImportId, session: Session, user: PageUser) -> Response:
     """The confirmation asked before cancelling (the import's page asks in a dialog when it can)."""
-    item = await service.import_view(session, user.integration_id, import_id)
+    item = await service.import_view(session, user.integration_id, import_id, stalled_after(request))
     return render(request, "cancel.html", user=user, item=item)
 
 
@@ -480,20 +483,30 @@ async def imports_json(
     response: Response,
     session: Session,
     user: ApiUser,
+    stalled_after_seconds: StalledAfter,
     status: ImportStatus | None = None,
     cursor: Cursor = None,
 ) -> ImportsJson:
-    items, next_cursor = await service.import_list(session, user.integration_id, status, cursor, LIST_LIMIT)
+    items, next_cursor = await service.import_list(
+        session, user.integration_id, status, cursor, LIST_LIMIT, stalled_after_seconds
+    )
     response.headers["Cache-Control"] = "no-store"
     return ImportsJson(items=items, next_cursor=next_cursor)
 
 
 @api.get("/imports/{import_id}", response_model=ImportJson)
 async def import_json(
-    response: Response, import_id: ImportId, session: Session, user: ApiUser, chart: bool = False
+    response: Response,
+    import_id: ImportId,
+    session: Session,
+    user: ApiUser,
+    stalled_after_seconds: StalledAfter,
+    chart: bool = False,
 ) -> ImportJson:
     response.headers["Cache-Control"] = "no-store"
-    item, throughput = await service.import_live(session, user.integration_id, import_id, chart=chart)
+    item, throughput = await service.import_live(
+        session, user.integration_id, import_id, stalled_after_seconds, chart=chart
+    )
     chart_html = environment.get_template("_chart.html").render(chart=throughput) if chart else None
     return ImportJson(item=item, chart_html=chart_html)
 

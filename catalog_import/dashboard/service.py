@@ -71,22 +71,29 @@ async def import_list(
     status: ImportStatus | None,
     cursor: str | None,
     limit: int,
+    stalled_after_seconds: float,
 ) -> tuple[list[views.ImportView], str | None]:
-    page = await imports.list_imports(session, integration_id, status, cursor, limit)
+    page = await imports.list_imports(session, integration_id, status, cursor, limit, stalled_after_seconds)
     return [views.ImportView.of(summary) for summary in page.items], page.next_cursor
 
 
 async def import_view(
-    session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID
+    session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID, stalled_after_seconds: float
 ) -> views.ImportView:
-    return views.ImportView.of(await imports.import_status(session, integration_id, import_id))
+    status = await imports.import_status(session, integration_id, import_id, stalled_after_seconds)
+    return views.ImportView.of(status)
 
 
 async def import_live(
-    session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID, *, chart: bool
+    session: AsyncSession,
+    integration_id: uuid.UUID,
+    import_id: uuid.UUID,
+    stalled_after_seconds: float,
+    *,
+    chart: bool,
 ) -> tuple[views.ImportView, views.Throughput | None]:
     """The import's figures as its page polls them, with the throughput chart when asked for."""
-    item = await import_view(session, integration_id, import_id)
+    item = await import_view(session, integration_id, import_id, stalled_after_seconds)
     throughput = await _throughput(session, import_id) if chart else None
     return item, throughput
 
@@ -98,9 +105,10 @@ async def import_details(
     filters: FailureFilters,
     cursor: str | None,
     limit: int,
+    stalled_after_seconds: float,
 ) -> ImportDetails:
     """Everything an import's page shows: its figures, the chart and one page of its failures."""
-    item = await import_view(session, integration_id, import_id)
+    item = await import_view(session, integration_id, import_id, stalled_after_seconds)
     failures = await _failures(DashboardRepository(session), import_id, filters, number_after(cursor), limit)
     return ImportDetails(item, await _throughput(session, import_id), failures)
 

@@ -88,6 +88,7 @@ class ImportView(ApiModel):
     failures: int
     cancellable: bool
     active: bool
+    stalled: bool
 
     @classmethod
     def of(cls, summary: schemas.ImportSummary) -> "ImportView":
@@ -110,7 +111,8 @@ class ImportView(ApiModel):
             id=summary.id.hex,
             name=summary.name,
             status=summary.status.value,
-            status_label=STATUS_LABELS[summary.status],
+            # A stalled import says so where its status is shown (it is queued again meanwhile).
+            status_label="importing, stalled" if summary.stalled else STATUS_LABELS[summary.status],
             start_time=format_time(summary.start_time),
             commit_time=format_time(summary.commit_time),
             end_time=format_time(summary.end_time),
@@ -133,6 +135,7 @@ class ImportView(ApiModel):
             failures=summary.totals.failures,
             cancellable=summary.status == ImportStatus.STARTED,
             active=summary.status in (ImportStatus.STARTED, ImportStatus.IMPORTING),
+            stalled=summary.stalled,
         )
 
 

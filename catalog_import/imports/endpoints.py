@@ -32,6 +32,14 @@ async def push_body(request: Request, integration_id: IntegrationId) -> AsyncIte
         yield await read_body(request, settings.max_body_bytes, settings.push_body_timeout_seconds)
 
 
+def stalled_after(request: Request) -> float:
+    """How long an importing import may go without progress before its status says it stalled."""
+    return float(request.app.state.settings.stalled_after_seconds)
+
+
+StalledAfter = Annotated[float, Depends(stalled_after)]
+
+
 def push_limits(request: Request) -> PushLimits:
     settings = request.app.state.settings
     return PushLimits(settings.max_records_per_push, settings.max_staged_records_per_push)
@@ -90,12 +98,13 @@ async def start_import(
 async def list_imports(
     session: Session,
     integration_id: IntegrationId,
+    stalled_after_seconds: StalledAfter,
     status: ImportStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> Page[schemas.ImportSummary]:
     """The caller's imports, newest first."""
-    return await service.list_imports(session, integration_id, status, cursor, limit)
+    return await service.list_imports(session, integration_id, status, cursor, limit, stalled_after_seconds)
 
 
 @router.post(
@@ -208,10 +217,13 @@ async def cancel_import(
     responses=error_responses(404),
 )
 async def import_status(
-    import_id: Annotated[uuid.UUID, Path()], session: Session, integration_id: IntegrationId
+    import_id: Annotated[uuid.UUID, Path()],
+    session: Session,
+    integration_id: IntegrationId,
+    stalled_after_seconds: StalledAfter,
 ) -> schemas.Status:
     """Progress, totals per entity and the first 100 failures of an import."""
-    return await service.import_status(session, integration_id, import_id)
+    return await service.import_status(session, integration_id, import_id, stalled_after_seconds)
 
 
 async def readable_import(
@@ -256,6 +268,7 @@ async def import_events(
         import_id,
         after_failure=parse_last_event_id(last_event_id),
         poll_seconds=request.app.state.settings.events_poll_seconds,
+        stalled_after_seconds=stalled_after(request),
     )
     async for event in events.stream():
         yield event

@@ -44,12 +44,14 @@ class ImportEvents:
         *,
         after_failure: int | None,
         poll_seconds: float,
+        stalled_after_seconds: float,
     ) -> None:
         self.session_factory = session_factory
         self.integration_id = integration_id
         self.import_id = import_id
         self.cursor = after_failure
         self.poll_seconds = poll_seconds
+        self.stalled_after_seconds = stalled_after_seconds
         self._last_progress: dict[str, Any] | None = None
 
     async def stream(self) -> AsyncIterator[ServerSentEvent]:
@@ -69,7 +71,7 @@ class ImportEvents:
                     break
             async with self.session_factory() as session:
                 counts = (await ImportRepository(session).counts([self.import_id]))[self.import_id]
-            current = summary(import_, counts)
+            current = summary(import_, counts, self.stalled_after_seconds)
             progress = self._progress_event(current)
             if progress is not None:
                 yield progress

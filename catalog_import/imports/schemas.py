@@ -121,6 +121,16 @@ class ImportSummary(ApiModel):
     progress: Progress
     totals: Totals
     webhooks: WebhookCounts
+    last_progress_at: Timestamp | None = Field(
+        default=None,
+        description="While importing: when a worker last made progress on the import (its commit, before "
+        "the first batch); null otherwise.",
+    )
+    stalled: bool = Field(
+        default=False,
+        description="While importing: no worker made progress for `STALLED_AFTER_SECONDS` (the import is "
+        "queued again meanwhile).",
+    )
 
 
 class Status(ImportSummary):

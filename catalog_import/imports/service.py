@@ -274,14 +274,14 @@ def problem_json(problem: Problem) -> dict[str, Any]:
 
 
 async def import_status(
-    session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID
+    session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID, stalled_after_seconds: float
 ) -> schemas.Status:
     import_ = await get_import(session, integration_id, import_id)
     repository = ImportRepository(session)
     counts = (await repository.counts([import_id]))[import_id]
     failures = await repository.failures(import_id, after=None, limit=STATUS_FAILURE_LIMIT + 1)
     return schemas.Status(
-        **summary(import_, counts).model_dump(),
+        **summary(import_, counts, stalled_after_seconds).model_dump(),
         failures=[failure_schema(f) for f in failures[:STATUS_FAILURE_LIMIT]],
         failures_truncated=len(failures) > STATUS_FAILURE_LIMIT,
     )
@@ -293,6 +293,7 @@ async def list_imports(
     status: ImportStatus | None,
     cursor: str | None,
     limit: int,
+    stalled_after_seconds: float,
 ) -> Page[schemas.ImportSummary]:
     after = id_after(cursor)
     repository = ImportRepository(session)
@@ -300,7 +301,7 @@ async def list_imports(
     page = list(imports[:limit])
     counts = await repository.counts([i.id for i in page]) if page else {}
     return Page[schemas.ImportSummary](
-        items=[summary(i, counts[i.id]) for i in page],
+        items=[summary(i, counts[i.id], stalled_after_seconds) for i in page],
         next_cursor=encode_cursor(page[-1].id.hex) if len(imports) > limit else None,
     )
 

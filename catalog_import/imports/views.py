@@ -28,12 +28,26 @@ def failure_schema(failure: ImportFailure) -> schemas.Failure:
     )
 
 
-def summary(import_: Import, counts: RecordCounts) -> schemas.ImportSummary:
+def summary(
+    import_: Import, counts: RecordCounts, stalled_after_seconds: float | None = None
+) -> schemas.ImportSummary:
+    """The import's status without failures; an importing import is judged stalled after
+    ``stalled_after_seconds`` without progress (None: an ended import's summary, never stalled)."""
+    now = datetime.now(UTC)
     if import_.commit_time is None:
         duration = 0.0
     else:
-        end = import_.end_time or datetime.now(UTC)
+        end = import_.end_time or now
         duration = round(max((end - import_.commit_time).total_seconds(), 0.0), 3)
+    last_progress_at = None
+    stalled = False
+    if import_.status == ImportStatus.IMPORTING:
+        last_progress_at = import_.heartbeat_at or import_.commit_time
+        stalled = (
+            stalled_after_seconds is not None
+            and last_progress_at is not None
+            and (now - last_progress_at).total_seconds() > stalled_after_seconds
+        )
     written = counts.written_by_entity
     return schemas.ImportSummary(
         id=import_.id,
@@ -60,4 +74,6 @@ def summary(import_: Import, counts: RecordCounts) -> schemas.ImportSummary:
             failures=counts.failures,
         ),
         webhooks=schemas.WebhookCounts(**counts.webhooks),
+        last_progress_at=last_progress_at,
+        stalled=stalled,
     )

@@ -10,6 +10,7 @@ a download, and the worker is killed once PostgreSQL or the server shows it wait
 
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from catalog_import.config import Settings
 from catalog_import.media.download import IN_MEMORY_BYTES
 from tests.factories import Api, product
-from tests.faults.conftest import WorkerFactory
+from tests.faults.conftest import STALLED_AFTER_SECONDS, WorkerFactory
 from tests.faults.support import Database, Locker, eventually, wait_until_done
 from tests.media.servers import LoopbackServer, Reply
 
@@ -135,6 +136,7 @@ async def test_killed_mid_download_and_restarted(
         killed_at = time.monotonic()
         assert all(path.exists() for path in left_behind)
         assert await database.count("media", "source_url = ANY($1)", urls) == 0
+
         server.serve("/slow.png", Reply(body=slow_body))
         server.release()
 
@@ -146,6 +148,7 @@ async def test_killed_mid_download_and_restarted(
         await taken_over_soon(restarted, import_id, killed_at)
         status = await wait_until_done(api, import_id)
 
+        assert (status["stalled"], status["lastProgressAt"]) == (False, None)
         assert status["totals"] == {
             "product": 5,
             "media": 5,
@@ -221,3 +224,34 @@ async def test_killed_between_levels(
 
 async def _states_are(database: Database, import_id: str, expected: dict[tuple[str, str], int]) -> bool:
     return await database.record_states(import_id) == expected
+
+
+async def test_a_killed_worker_s_import_is_shown_stalled(
+    fault_api: Api, fault_settings: Settings, start_worker: WorkerFactory
+) -> None:
+    api = fault_api
+    with LoopbackServer() as server:
+        body = server.png("/hanging.png", side=8)
+        url = server.serve("/hanging.png", Reply(body=body, stall_after=10))
+        worker = await start_worker(fault_settings, **SLOW_STALL_CHECK)
+        import_id = await api.start("killed and stalled")
+        assert not (await api.push(import_id, {"products": [product("KS-1", media=[{"url": url}])]}))[
+            "containsErrors"
+        ]
+        await api.commit(import_id)
+        await eventually(server.stalling.is_set, "the download to stall")
+        moving = await api.status(import_id)
+        assert moving["stalled"] is False
+        worker.kill()
+
+        # With no worker left nobody makes progress: once the stall period is over, the status says so.
+        async def stalled_status() -> dict[str, Any] | None:
+            status = await api.status(import_id)
+            return status if status["stalled"] else None
+
+        stalled = await eventually(stalled_status, "the status to say stalled", STALLED_AFTER_SECONDS + 10)
+        server.release()
+    assert stalled["status"] == "importing"
+    last_progress = datetime.fromisoformat(stalled["lastProgressAt"])
+    assert datetime.fromisoformat(stalled["commitTime"]) <= last_progress
+    assert (datetime.now(UTC) - last_progress).total_seconds() > STALLED_AFTER_SECONDS

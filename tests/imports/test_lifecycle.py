@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tests.factories import Api, assert_error, product
 
@@ -277,6 +278,52 @@ class TestCommit:
         assert (await api.status(import_id))["status"] == "importing"
 
 
+class TestStalled:
+    """``lastProgressAt`` and ``stalled`` (CONTRACT §9.5); the tests' ``STALLED_AFTER_SECONDS`` is 5."""
+
+    async def set_back(self, api: Api, import_id: str, seconds: float) -> None:
+        """As if the import had been committed, and last made progress, ``seconds`` ago."""
+        async with api.session_factory() as session, session.begin():
+            await session.execute(
+                text(
+                    "UPDATE imports SET commit_time = now() - make_interval(secs => :seconds), "
+                    "heartbeat_at = now() - make_interval(secs => :seconds) WHERE id = :id"
+                ),
+                {"seconds": seconds, "id": uuid.UUID(import_id)},
+            )
+
+    async def test_an_import_not_committed_has_no_progress_to_show(self, api: Api) -> None:
+        status = await api.status(await pushed_import(api, "S1"))
+        assert (status["lastProgressAt"], status["stalled"]) == (None, False)
+
+    async def test_a_committed_import_shows_its_commit_as_its_last_progress(self, api: Api) -> None:
+        import_id = await pushed_import(api, "S1")
+        await api.commit(import_id)
+        status = await api.status(import_id)
+        assert status["lastProgressAt"] == status["commitTime"]
+        assert status["stalled"] is False
+
+    async def test_an_import_without_progress_for_the_period_is_stalled(self, api: Api) -> None:
+        import_id = await pushed_import(api, "S1")
+        await api.commit(import_id)
+        await self.set_back(api, import_id, 4)
+        assert (await api.status(import_id))["stalled"] is False
+        await self.set_back(api, import_id, 6)
+
+        status = await api.status(import_id)
+        assert status["status"] == "importing"
+        assert status["stalled"] is True
+        last = assert_timestamp(status["lastProgressAt"])
+        assert timedelta(seconds=5) < datetime.now(last.tzinfo) - last < timedelta(seconds=60)
+        (listed,) = [item for item in (await list_imports(api))["items"] if item["id"] == status["id"]]
+        assert (listed["stalled"], listed["lastProgressAt"]) == (True, status["lastProgressAt"])
+
+        # Written at last, it is done and no longer stalled.
+        done = await api.run(import_id)
+        assert done["status"] == "done"
+        assert (done["lastProgressAt"], done["stalled"]) == (None, False)
+
+
 class TestCancel:
     async def test_answers_204_and_marks_the_import_cancelled(self, api: Api) -> None:
         import_id = await pushed_import(api, "P1")
@@ -482,6 +529,8 @@ class TestStatus:
             "progress",
             "totals",
             "webhooks",
+            "lastProgressAt",
+            "stalled",
             "failures",
             "failuresTruncated",
         ]
