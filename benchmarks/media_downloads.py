@@ -31,8 +31,7 @@ from catalog_import.media.download import Downloader, DownloadOptions
 from catalog_import.media.storage import LocalMediaStorage
 
 RESULTS = Path(__file__).with_name("results-media.md")
-SECTION = """
-## Downloader on aiohttp (from 2026-12-04)
+SECTION = """## Downloader on aiohttp (from 2026-12-04)
 
 Since the Downloader is built on aiohttp, **baseline** is plain aiohttp GETs (the same client, same
 concurrency, bodies dropped); **httpx** plain httpx GETs in the same run, for reference. CPU: this
@@ -51,8 +50,7 @@ content-addressed storage) and, in the same run, by plain GETs; each section's t
 """
 
 
-COMMIT_SECTION = """
-## Media commit (M1, from 2026-12-04)
+COMMIT_SECTION = """## Media commit (M1, from 2026-12-04)
 
 The harness's M1 step: N new products with one distinct PNG of about 70 bytes each, served by the loopback
 file server, pushed and then committed with 2 and with 1 worker. **commit s**: from `commit` to `done`;
