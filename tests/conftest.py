@@ -30,6 +30,7 @@ TABLES = [
     "runner_leases",
     "import_batches",
     "import_record_counts",
+    "import_record_actions",
     "import_failures",
     "product_custom_entities",
     "custom_entity_records",

@@ -18,6 +18,7 @@ from catalog_import.models import (
     ImportBatch,
     ImportFailure,
     ImportRecord,
+    ImportRecordAction,
     ImportRecordCount,
     ImportStatus,
     RecordState,
@@ -58,6 +59,8 @@ class RecordCounts:
     level: int | None
     # Webhook messages by delivery state (pending, delivered, failed), and ``last_error``.
     webhooks: dict[str, Any]
+    # What the staged records will do at commit: entity → action → records.
+    actions: dict[str, dict[str, int]]
 
 
 class ImportRepository:
@@ -210,6 +213,20 @@ class ImportRepository:
         )
         for import_id, last_error in last_errors:
             webhooks.setdefault(import_id, {})["last_error"] = last_error
+        action_rows = await self.session.execute(
+            select(
+                ImportRecordAction.import_id,
+                ImportRecordAction.entity,
+                ImportRecordAction.action,
+                func.sum(ImportRecordAction.records),
+            )
+            .where(ImportRecordAction.import_id.in_(import_ids))
+            .group_by(ImportRecordAction.import_id, ImportRecordAction.entity, ImportRecordAction.action)
+            .having(func.sum(ImportRecordAction.records) != 0)
+        )
+        actions: dict[uuid.UUID, dict[str, dict[str, int]]] = {}
+        for import_id, entity, action, count in action_rows:
+            actions.setdefault(import_id, {}).setdefault(entity, {})[action] = int(count)
         totals: dict[uuid.UUID, dict[str, Any]] = {
             import_id: {"total": 0, "processed": 0, "written": {}} for import_id in import_ids
         }
@@ -228,6 +245,7 @@ class ImportRepository:
                 failures=failures.get(import_id, 0),
                 level=levels.get(import_id),
                 webhooks=webhooks.get(import_id, {}),
+                actions=actions.get(import_id, {}),
             )
             for import_id, figures in totals.items()
         }

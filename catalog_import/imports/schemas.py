@@ -108,6 +108,15 @@ class WebhookCounts(ApiModel):
     )
 
 
+class EntityActions(ApiModel):
+    """What an import's staged records of one entity will do at commit."""
+
+    create: int = 0
+    update: int = 0
+    delete: int = 0
+    unassign: int = 0
+
+
 class ImportSummary(ApiModel):
     """An import's status without its failures (as listed by ``GET /api/import``)."""
 
@@ -121,6 +130,11 @@ class ImportSummary(ApiModel):
     progress: Progress
     totals: Totals
     webhooks: WebhookCounts
+    actions: dict[str, EntityActions] = Field(
+        default_factory=dict,
+        description="Per entity, how many staged records (nested ones included) will create, update, delete "
+        "or unassign at commit, from the first push on; entities without staged records are left out.",
+    )
     last_progress_at: Timestamp | None = Field(
         default=None,
         description="While importing: when a worker last made progress on the import (its commit, before "

@@ -74,6 +74,9 @@ def summary(
             failures=counts.failures,
         ),
         webhooks=schemas.WebhookCounts(**counts.webhooks),
+        actions={
+            entity: schemas.EntityActions(**actions) for entity, actions in sorted(counts.actions.items())
+        },
         last_progress_at=last_progress_at,
         stalled=stalled,
     )

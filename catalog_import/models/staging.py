@@ -265,6 +265,21 @@ class ImportRecordCount(Base):
     records: Mapped[int] = mapped_column(BigInteger)
 
 
+class ImportRecordAction(Base):
+    """A change in how many staged records of an import will create, update, delete or unassign entities
+    of one kind, written by the triggers on ``import_records`` as records are staged and deleted (migration
+    0018). The sum of the rows is the count (``status.actions``)."""
+
+    __tablename__ = "import_record_actions"
+    __table_args__ = (Index("ix_import_record_actions_import_id", "import_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"))
+    entity: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    records: Mapped[int] = mapped_column(BigInteger)
+
+
 class ImportFailure(Base):
     """A failed root record and its problems (details), in the order they were found."""
 

@@ -278,6 +278,56 @@ class TestCommit:
         assert (await api.status(import_id))["status"] == "importing"
 
 
+def actions(**counts: dict[str, int]) -> dict[str, dict[str, int]]:
+    """``status.actions`` for these counts (the actions not given are 0)."""
+    zero = {"create": 0, "update": 0, "delete": 0, "unassign": 0}
+    return {entity: {**zero, **given} for entity, given in counts.items()}
+
+
+class TestActions:
+    """``status.actions`` (CONTRACT §9.3): what the staged records will do, known before the commit."""
+
+    async def test_an_import_without_records_has_no_actions(self, api: Api) -> None:
+        assert (await api.status(await api.start()))["actions"] == {}
+
+    async def test_the_first_push_shows_what_the_commit_will_create(self, api: Api) -> None:
+        import_id = await pushed_import(api, "A1", "A2")
+        # Two products and the tax they create (nested: one record, named by both).
+        assert (await api.status(import_id))["actions"] == actions(product={"create": 2}, tax={"create": 1})
+
+    async def test_updates_deletes_and_unassigns_are_counted_apart(self, api: Api) -> None:
+        await api.import_records({"products": [product("A1"), product("A2")], "categories": [{"name": "C"}]})
+        import_id = await api.start()
+        await api.push(import_id, {"products": [{"productNumber": "A1", "name": "Renamed"}, product("A3")]})
+        await api.push(import_id, {"products": [{"productNumber": "A2"}]}, "delete")
+        await api.push(
+            import_id, {"products": [{"productNumber": "A1", "categories": [{"path": ["C"]}]}]}, "unassign"
+        )
+
+        status = await api.status(import_id)
+
+        # A3's tax exists by now: it is looked up, not staged.
+        assert status["actions"] == actions(product={"create": 1, "update": 1, "delete": 1, "unassign": 1})
+        listed = (await list_imports(api))["items"]
+        assert next(item for item in listed if item["id"] == status["id"])["actions"] == status["actions"]
+
+    async def test_a_record_pushed_again_is_counted_once(self, api: Api) -> None:
+        import_id = await pushed_import(api, "A1")
+        await api.push(import_id, {"products": [product("A1", name="Again")]})
+        assert (await api.status(import_id))["actions"] == actions(product={"create": 1}, tax={"create": 1})
+
+    async def test_actions_stay_as_they_were_through_the_commit(self, api: Api) -> None:
+        import_id = await pushed_import(api, "A1", "A2")
+        status = await api.commit_and_run(import_id)
+        assert status["status"] == "done"
+        assert status["actions"] == actions(product={"create": 2}, tax={"create": 1})
+
+    async def test_a_cancelled_import_has_no_actions_left(self, api: Api) -> None:
+        import_id = await pushed_import(api, "A1")
+        await api.post(f"/api/import/{import_id}/cancel")
+        assert (await api.status(import_id))["actions"] == {}
+
+
 class TestStalled:
     """``lastProgressAt`` and ``stalled`` (CONTRACT §9.5); the tests' ``STALLED_AFTER_SECONDS`` is 5."""
 
@@ -529,6 +579,7 @@ class TestStatus:
             "progress",
             "totals",
             "webhooks",
+            "actions",
             "lastProgressAt",
             "stalled",
             "failures",
