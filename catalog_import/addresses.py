@@ -19,6 +19,7 @@ import aiohttp.resolver
 import anyio
 import httpcore
 import httpx
+import yarl
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -43,23 +44,25 @@ HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 
 
-def check_fetch_url(url: str) -> httpx.URL:
-    """``url`` as the HTTP client will read it, if it is a URL the server may fetch on a user's behalf;
-    raise ValueError with the reason otherwise. Besides http or https and a port from 1 to 65535, the host
-    must be a DNS name or an IP address written in its standard form: a host that parsers read differently
-    (``0177.0.0.1`` is 127.0.0.1 to some and a name to others, ``2130706433`` a number to some) is refused,
-    and so are credentials, which would be sent to the server and shown with the media's source URL."""
+def check_fetch_url(url: str) -> yarl.URL:
+    """``url`` as the media downloader's client reads it (yarl, aiohttp's parser), if it is a URL the
+    server may fetch on a user's behalf; raise ValueError with the reason otherwise. Besides http or https
+    and a port from 1 to 65535, the host must be a DNS name or an IP address written in its standard form:
+    a host that parsers read differently (``0177.0.0.1`` is 127.0.0.1 to some and a name to others,
+    ``2130706433`` a number to some) is refused, and so are credentials, which would be sent to the server
+    and shown with the media's source URL."""
     try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
+        parsed = yarl.URL(url)
+    except (ValueError, TypeError) as exc:
         raise ValueError(f"is not a valid URL: {exc}") from exc
     if parsed.scheme not in ("http", "https"):
         raise ValueError("must be an http or https URL")
-    if parsed.userinfo:
+    if parsed.user is not None or parsed.password is not None:
         raise ValueError("must not carry a user name or password")
-    if parsed.port is not None and not 1 <= parsed.port <= 65535:
-        raise ValueError(f"has port {parsed.port}; a port is 1 to 65535")
-    host = parsed.raw_host.decode("ascii", "replace")
+    port = parsed.explicit_port
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"has port {port}; a port is 1 to 65535")
+    host = parsed.raw_host or ""
     if not host:
         raise ValueError("has no host")
     if ":" in host:  # written in brackets: an IPv6 address, without a zone (it names a local interface)

@@ -623,9 +623,9 @@ class TestFieldValidation:
     @pytest.mark.parametrize(
         ("url", "reason"),
         [
-            ("http://0177.0.0.1:8001/x.png", "Invalid IPv4 address"),
+            ("http://0177.0.0.1:8001/x.png", "dotted decimal"),
             ("http://[::1:8003/x.png", "not a valid URL"),
-            ("http://127.0.0.1:99999/x.png", "port 99999"),
+            ("http://127.0.0.1:99999/x.png", "Port out of range"),
             ("http://2130706433/x.png", "dotted decimal"),
             ("http://127.1/x.png", "dotted decimal"),
             ("http://exa%41mple.com/x.png", "not a valid host name"),
