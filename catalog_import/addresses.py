@@ -44,7 +44,7 @@ HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 
 
-def check_fetch_url(url: str) -> yarl.URL:
+def check_fetch_url(url: str | yarl.URL) -> yarl.URL:
     """``url`` as the media downloader's client reads it (yarl, aiohttp's parser), if it is a URL the
     server may fetch on a user's behalf; raise ValueError with the reason otherwise. Besides http or https
     and a port from 1 to 65535, the host must be a DNS name or an IP address written in its standard form:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.committer.failures import record_failures, skip_unneeded_nested
-from catalog_import.models import INITIAL_LEVEL_SQL, Import, ImportRecord, Operation
+from catalog_import.models import DOWNLOADS_SQL, INITIAL_LEVEL_SQL, Import, ImportRecord, Operation
 from catalog_import.problems import error
 from catalog_import.resolvers.base import Reference, not_found
 from catalog_import.resolvers.lookups import Lookups
@@ -83,7 +83,7 @@ MEDIA_STEPS_PER_LEVEL = 100
 
 # Each level cut into batches of consecutive records (in record order), leaving out what failed already:
 # its media records (to download) apart from the others, in smaller batches.
-CUT_BATCHES = """
+CUT_BATCHES = f"""
 INSERT INTO import_batches (import_id, level, media, first_record, last_record, records, state)
 SELECT :import_id, level, media, min(record_id), max(record_id), count(*), 'pending'
 FROM (
@@ -96,12 +96,12 @@ FROM (
                                                 / CAST(:media_steps AS numeric)) AS bigint)))
                   ELSE CAST(:batch_size AS bigint) END
            AS chunk
-    FROM (SELECT r.*, r.entity = 'media' AND r.operation = 'upsert' AS media FROM import_records r) r
+    FROM (SELECT r.*, {DOWNLOADS_SQL} AS media FROM import_records r) r
     WHERE r.import_id = :import_id AND r.level < :max_depth
       AND NOT EXISTS (SELECT 1 FROM import_record_outcomes o WHERE o.record_id = r.record_id)
 ) AS unsettled
 GROUP BY level, media, chunk
-"""
+"""  # noqa: S608 (only a constant is interpolated)
 
 RAISE_LEVELS = """
 UPDATE import_records t SET level = s.level
@@ -120,9 +120,8 @@ async def prepare_import(
 ) -> bool:
     """Prepare the import unless that was done already, cutting its levels into batches of ``batch_size``
     records (media records, which download, in batches of ``media_batch_size`` or a hundredth of their
-    level). Runs in the caller's transaction,
-    holding the import's row lock so that a second worker waits and then finds it prepared. Returns False
-    when the import is not (or no longer) importing."""
+    level). Runs in the caller's transaction, holding the import's row lock so that a second worker waits
+    and then finds it prepared. Returns False when the import is not (or no longer) importing."""
     import_ = await session.scalar(
         select(Import)
         .where(Import.id == import_id)

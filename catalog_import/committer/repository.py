@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.committer.writers.base import ClaimedRecord
 from catalog_import.models import (
+    DOWNLOADS_SQL,
     BatchState,
     Import,
     ImportBatch,
@@ -38,14 +39,14 @@ FOR UPDATE SKIP LOCKED
 
 # A batch's records still to write: those settled before it (failed when the commit was prepared, or
 # settled before an upgrade) have an outcome already.
-BATCH_RECORDS = """
+BATCH_RECORDS = f"""
 SELECT r.record_id, r.operation, r.entity, r.entity_id, r.action, r.path, r.root
 FROM import_records r
 WHERE r.import_id = :import_id AND r.level = :level AND r.record_id BETWEEN :first AND :last
-  AND (CAST(:media AS boolean) IS NULL OR (r.entity = 'media' AND r.operation = 'upsert') = :media)
+  AND (CAST(:media AS boolean) IS NULL OR {DOWNLOADS_SQL} = :media)
   AND NOT EXISTS (SELECT 1 FROM import_record_outcomes o WHERE o.record_id = r.record_id)
 ORDER BY r.record_id
-"""
+"""  # noqa: S608 (only a constant is interpolated)
 
 # The records of an abandoned import that are neither settled nor in a batch that is done: skipped.
 SKIP_UNSETTLED = f"""

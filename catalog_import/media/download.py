@@ -204,8 +204,7 @@ class Downloader:
     def _next_hop(self, url: str, response: aiohttp.ClientResponse) -> URL:
         location = response.headers["Location"]
         try:
-            target = response.url.join(URL(location))
-            check_fetch_url(str(target))
+            target = check_fetch_url(response.url.join(URL(location)))
         except ValueError as exc:
             raise DownloadError(
                 "MEDIA_URL_FORBIDDEN", f"Media {url} redirects to {location}, which {exc}"

@@ -66,25 +66,31 @@ class LocalMediaStorage:
             path.unlink(missing_ok=True)
 
     def keep(self, temporary: Path, sha256: str) -> None:
-        target = self._location(sha256)
-        if target.exists():
+        target = self._new_location(sha256)
+        if target is None:
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
         with temporary.open("rb") as file:
             os.fsync(file.fileno())
         os.replace(temporary, target)
 
     def store(self, content: bytes, sha256: str) -> None:
-        target = self._location(sha256)
-        if target.exists():
+        target = self._new_location(sha256)
+        if target is None:
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
         with self.temporary_file() as temporary:
             with temporary.open("wb") as file:
                 file.write(content)
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temporary, target)
+
+    def _new_location(self, sha256: str) -> Path | None:
+        """Where a file with this hash goes, its directory made; None when it is stored already."""
+        target = self._location(sha256)
+        if target.exists():
+            return None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
 
     def path(self, sha256: str) -> Path | None:
         for location in (self._location(sha256), self._earlier_location(sha256)):

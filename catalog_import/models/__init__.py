@@ -19,6 +19,7 @@ from catalog_import.models.catalog import (
 )
 from catalog_import.models.custom import CustomEntityRecord, CustomEntityType, ProductCustomEntity
 from catalog_import.models.staging import (
+    DOWNLOADS_SQL,
     INITIAL_LEVEL_SQL,
     BatchState,
     Import,
@@ -41,6 +42,7 @@ from catalog_import.models.staging import (
 )
 
 __all__ = [
+    "DOWNLOADS_SQL",
     "INITIAL_LEVEL_SQL",
     "Base",
     "BatchState",

@@ -69,6 +69,9 @@ class RecordState(StrEnum):
 # The level a staged record starts at, in SQL over its ``operation`` and ``entity``: upserts at 0 (raised
 # above what depends on them when the commit is prepared); unassigns (-1) and deletes (products -2,
 # categories -3, media -4, taxes and custom entity records -5) after every upsert, dependents first.
+# A staged record that downloads a file at commit (its media batches are cut apart, see ``ImportBatch``).
+DOWNLOADS_SQL = "(entity = 'media' AND operation = 'upsert')"
+
 INITIAL_LEVEL_SQL = """CASE
     WHEN operation = 'upsert' THEN 0
     WHEN operation = 'unassign' THEN -1

@@ -6,6 +6,7 @@ import socket
 import typing
 from collections.abc import Iterator
 
+import aiohttp.abc
 import anyio
 import httpcore
 import httpx
@@ -15,6 +16,7 @@ from catalog_import.addresses import (
     AddressPolicy,
     ForbiddenAddress,
     GuardedNetworkBackend,
+    GuardedResolver,
     GuardedTransport,
 )
 from tests.media.servers import LoopbackServer, Reply
@@ -244,6 +246,44 @@ async def test_backend_reports_a_name_that_does_not_resolve_as_a_connect_error(
 async def test_backend_refuses_unix_sockets(backend: GuardedNetworkBackend) -> None:
     with pytest.raises(ForbiddenAddress):
         await backend.connect_unix_socket("/var/run/docker.sock")
+
+
+# -- the resolver of the media downloader (called directly: nothing connects) --------------------------------
+
+
+class AnsweringResolver(aiohttp.abc.AbstractResolver):
+    """Answers names from a table, without a DNS query."""
+
+    def __init__(self, answers: dict[str, list[str]]) -> None:
+        self.answers = answers
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        return [
+            {"hostname": host, "host": a, "port": port, "family": family, "proto": 0, "flags": 0}
+            for a in self.answers.get(host, [])
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_resolver_refuses_a_name_when_any_of_its_addresses_is_not_public() -> None:
+    inner = AnsweringResolver({"media.example.com": ["93.184.216.34", "10.0.0.1"]})
+    with pytest.raises(ForbiddenAddress, match=r"10\.0\.0\.1"):
+        await GuardedResolver(AddressPolicy(), inner).resolve("media.example.com", 80)
+
+
+async def test_resolver_passes_the_addresses_of_an_allowed_name() -> None:
+    inner = AnsweringResolver({"images.internal": ["127.0.0.1", "127.0.0.2"]})
+    resolved = await GuardedResolver(AddressPolicy(["images.internal"]), inner).resolve("images.internal", 80)
+    assert [result["host"] for result in resolved] == ["127.0.0.1", "127.0.0.2"]
+
+
+async def test_resolver_reports_a_name_without_addresses() -> None:
+    with pytest.raises(OSError, match="has no address"):
+        await GuardedResolver(AddressPolicy(), AnsweringResolver({})).resolve("nowhere.example", 80)
 
 
 # -- the transport ----------------------------------------------------------------------------------------
