@@ -62,6 +62,20 @@ class ImportCancelled(Conflict):
         super().__init__("The import has been cancelled")
 
 
+class ImportNotDone(Conflict):
+    code = "IMPORT_NOT_DONE"
+
+    def __init__(self) -> None:
+        super().__init__("Only an import that is done can be retried")
+
+
+class NothingToRetry(Conflict):
+    code = "NOTHING_TO_RETRY"
+
+    def __init__(self) -> None:
+        super().__init__("The import has no failed or skipped root records to push again")
+
+
 class IdempotencyKeyReused(Conflict):
     code = "IDEMPOTENCY_KEY_REUSED"
 

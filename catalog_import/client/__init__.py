@@ -53,7 +53,16 @@ from catalog_import.imports.records import (
     VariantOption,
     VariantOverride,
 )
-from catalog_import.imports.schemas import Failure, FailureDetail, Problem, PushResult, RecordResult, Status
+from catalog_import.imports.schemas import (
+    Failure,
+    FailureDetail,
+    Problem,
+    PushResult,
+    RecordOrigin,
+    RecordResult,
+    RetryResult,
+    Status,
+)
 
 T = TypeVar("T")
 
@@ -280,6 +289,32 @@ class AsyncImportSession:
     async def status(self) -> Status:
         return Status.model_validate(await self.client.request("GET", f"/api/import/{self.id}/status"))
 
+    async def failures(self, *, include_records: bool = False, page_size: int = 1000) -> list[Failure]:
+        """Every failure of the import, in the order found; ``include_records``: each failure of a root
+        record with that record as it was pushed (``Failure.record``), to correct and push again."""
+        params: dict[str, Any] = {"limit": page_size}
+        if include_records:
+            params["include"] = "record"
+        failures: list[Failure] = []
+        while True:
+            page = await self.client.request("GET", f"/api/import/{self.id}/failures", params=params)
+            failures += [Failure.model_validate(item) for item in page["items"]]
+            if page["nextCursor"] is None:
+                return failures
+            params["cursor"] = page["nextCursor"]
+
+    async def retry(self, *, name: str | None = None) -> tuple["AsyncImportSession", PushResult]:
+        """Start a new import with this one's settings (this one must be ``done``), holding its failed and
+        skipped root records again as they were first pushed: the new session, and what became of those
+        records (each ``RecordResult.origin`` says where it was in this import). Push corrections into it,
+        then commit it. Raises ``CatalogImportError`` ``IMPORT_NOT_DONE`` or ``NOTHING_TO_RETRY``."""
+        answer = RetryResult.model_validate(
+            await self.client.request(
+                "POST", f"/api/import/{self.id}/retry", json={} if name is None else {"name": name}
+            )
+        )
+        return AsyncImportSession(self.client, answer.import_.id.hex), answer.records
+
     async def done(self, *, poll_seconds: float = 0.5, timeout_seconds: float | None = None) -> Status:
         """Wait until the import is ``done`` (or ``cancelled``) and answer its final status."""
         deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
@@ -381,6 +416,18 @@ class ImportSession:
         result: Status = self._run(self._session.status())
         return result
 
+    def failures(self, *, include_records: bool = False, page_size: int = 1000) -> list[Failure]:
+        """As ``AsyncImportSession.failures``."""
+        result: list[Failure] = self._run(
+            self._session.failures(include_records=include_records, page_size=page_size)
+        )
+        return result
+
+    def retry(self, *, name: str | None = None) -> tuple["ImportSession", PushResult]:
+        """As ``AsyncImportSession.retry``."""
+        session, result = self._run(self._session.retry(name=name))
+        return ImportSession(self._run, session), result
+
     def done(self, *, poll_seconds: float = 0.5, timeout_seconds: float | None = None) -> Status:
         result: Status = self._run(
             self._session.done(poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
@@ -415,7 +462,9 @@ __all__ = [
     "ProductRef",
     "ProductUnassign",
     "PushResult",
+    "RecordOrigin",
     "RecordResult",
+    "RetryResult",
     "Status",
     "TaxKey",
     "TaxRecord",

@@ -3,9 +3,9 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Header, Path, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from catalog_import.auth.dependencies import IntegrationId
@@ -189,6 +189,30 @@ async def commit_import(
     return Response(status_code=204)
 
 
+RETRY_DEFAULTS = schemas.RetryConfig()
+"""A retry without a body: the import retried names the new one."""
+
+
+@router.post(
+    "/{import_id}/retry",
+    operation_id="retry_import",
+    response_model=schemas.RetryResult,
+    responses=error_responses(404, 409),
+)
+async def retry_import(
+    import_id: Annotated[uuid.UUID, Path()],
+    session: Session,
+    integration_id: IntegrationId,
+    limits: Annotated[PushLimits, Depends(push_limits)],
+    _slot: PushSlot,
+    config: Annotated[schemas.RetryConfig, Body()] = RETRY_DEFAULTS,
+) -> schemas.RetryResult:
+    """Start a new import with the settings of a done one, holding its failed and skipped root records
+    again as they were first pushed (its batch 1, in the order of the failures); push corrections into it,
+    then commit it."""
+    return await service.retry_import(session, integration_id, import_id, config, limits)
+
+
 @router.post(
     "/{import_id}/cancel",
     operation_id="cancel_import",
@@ -289,10 +313,20 @@ async def list_failures(
     min_severity: Annotated[
         str, Query(alias="minSeverity", description="Only failures at least this severe (name or 0–7).")
     ] = "debug",
+    include: Annotated[
+        Literal["record"] | None,
+        Query(description="`record`: give each failure of a root record that record as it was pushed."),
+    ] = None,
 ) -> Page[schemas.Failure]:
     """Every failure of an import, in the order they were found."""
     return await service.list_failures(
-        session, integration_id, import_id, cursor, limit, parse_severity(min_severity)
+        session,
+        integration_id,
+        import_id,
+        cursor,
+        limit,
+        parse_severity(min_severity),
+        with_records=include == "record",
     )
 
 

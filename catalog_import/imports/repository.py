@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Uuid, bindparam, delete, func, select, text, update
+from sqlalchemy import BigInteger, Uuid, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,18 +30,65 @@ from catalog_import.problems import Severity
 # Only a constant is interpolated.
 STAGE_RECORDS = f"""
 INSERT INTO import_records AS r
-    (import_id, operation, entity, entity_id, action, natural_key, root, path, batch, payload, refs, level)
+    (import_id, operation, entity, entity_id, action, natural_key, root, path, batch, payload, refs, level,
+     pushed, item_id)
 SELECT :import_id, s.operation, s.entity, s.entity_id, s.action, s.natural_key, s.root, s.path, :batch,
-       s.payload::jsonb, s.refs::jsonb, {INITIAL_LEVEL_SQL}
+       s.payload::jsonb, s.refs::jsonb, {INITIAL_LEVEL_SQL}, s.pushed, s.item_id
 FROM unnest(
     CAST(:operations AS text[]), CAST(:entities AS text[]), CAST(:entity_ids AS uuid[]),
     CAST(:actions AS text[]), CAST(:natural_keys AS text[]), CAST(:roots AS boolean[]),
-    CAST(:paths AS text[]), CAST(:payloads AS text[]), CAST(:refs AS text[])
-) AS s(operation, entity, entity_id, action, natural_key, root, path, payload, refs)
+    CAST(:paths AS text[]), CAST(:payloads AS text[]), CAST(:refs AS text[]), CAST(:pushed AS text[]),
+    CAST(:item_ids AS uuid[])
+) AS s(operation, entity, entity_id, action, natural_key, root, path, payload, refs, pushed, item_id)
 ON CONFLICT (import_id, operation, entity, entity_id) DO UPDATE
 SET natural_key = coalesce(excluded.natural_key, r.natural_key), root = r.root OR excluded.root,
-    path = excluded.path, batch = excluded.batch, payload = excluded.payload, refs = excluded.refs
+    path = excluded.path, batch = excluded.batch, payload = excluded.payload, refs = excluded.refs,
+    -- A record staged again as a nested creation keeps the item it was pushed as.
+    pushed = CASE WHEN excluded.pushed IS NULL AND excluded.item_id IS NULL THEN r.pushed
+                  ELSE excluded.pushed END,
+    item_id = CASE WHEN excluded.pushed IS NULL AND excluded.item_id IS NULL THEN r.item_id
+                   ELSE excluded.item_id END
 """  # noqa: S608
+
+
+# The item each given root record was pushed as: its own, or that of the record it was staged with (a
+# variant's product).
+PUSHED_RECORDS = """
+SELECT r.record_id, coalesce(r.pushed, i.pushed)
+FROM import_records r
+LEFT JOIN import_records i
+       ON r.item_id IS NOT NULL AND i.import_id = r.import_id AND i.operation = 'upsert'
+      AND i.entity = r.entity AND i.entity_id = r.item_id
+WHERE r.record_id = ANY(:record_ids)
+"""
+
+
+# The items to push again in a retry: those of the import's failed and skipped root records (a variant's
+# is its product's), each once, in the order of the failures (records skipped without one, when the
+# import was abandoned, after them). Records staged before items were kept have none and are left out.
+RETRY_ITEMS = """
+SELECT coalesce(i.record_id, r.record_id)
+FROM import_record_outcomes o
+JOIN import_records r ON r.record_id = o.record_id
+LEFT JOIN import_records i
+       ON r.item_id IS NOT NULL AND i.import_id = r.import_id AND i.operation = 'upsert'
+      AND i.entity = r.entity AND i.entity_id = r.item_id
+LEFT JOIN import_failures f ON f.record_id = r.record_id
+WHERE o.import_id = :import_id AND o.state IN ('failed', 'skipped') AND r.root
+  AND coalesce(r.pushed, i.pushed) IS NOT NULL
+ORDER BY f.number NULLS LAST, r.record_id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PushedItem:
+    """An item of a push body as it was pushed, where it was, and the operation it was pushed for."""
+
+    record_id: int
+    operation: str
+    batch: int
+    path: str
+    pushed: Any
 
 
 # The imports whose figures are asked for, as a table of one ``id`` column.
@@ -61,6 +108,8 @@ class RecordCounts:
     webhooks: dict[str, Any]
     # What the staged records will do at commit: entity → action → records.
     actions: dict[str, dict[str, int]]
+    # The imports started as retries of this one, oldest first.
+    retried_by: list[uuid.UUID]
 
 
 class ImportRepository:
@@ -162,6 +211,8 @@ class ImportRepository:
                 "paths": [record.path for record in records],
                 "payloads": [orjson.dumps(record.payload).decode() for record in records],
                 "refs": [orjson.dumps([ref.to_json() for ref in record.refs]).decode() for record in records],
+                "pushed": [record.pushed for record in records],
+                "item_ids": [record.item_id for record in records],
             },
         )
 
@@ -227,6 +278,15 @@ class ImportRepository:
         actions: dict[uuid.UUID, dict[str, dict[str, int]]] = {}
         for import_id, entity, action, count in action_rows:
             actions.setdefault(import_id, {}).setdefault(entity, {})[action] = int(count)
+        retries: dict[uuid.UUID, list[uuid.UUID]] = {}
+        retry_rows = await self.session.execute(
+            select(Import.retry_of, Import.id)
+            .where(Import.retry_of.in_(import_ids))
+            .order_by(Import.retry_of, Import.start_time, Import.id)
+        )
+        for retry_of, retry_id in retry_rows:
+            if retry_of is not None:
+                retries.setdefault(retry_of, []).append(retry_id)
         totals: dict[uuid.UUID, dict[str, Any]] = {
             import_id: {"total": 0, "processed": 0, "written": {}} for import_id in import_ids
         }
@@ -246,6 +306,7 @@ class ImportRepository:
                 level=levels.get(import_id),
                 webhooks=webhooks.get(import_id, {}),
                 actions=actions.get(import_id, {}),
+                retried_by=retries.get(import_id, []),
             )
             for import_id, figures in totals.items()
         }
@@ -259,6 +320,37 @@ class ImportRepository:
         if after is not None:
             statement = statement.where(ImportFailure.number > after)
         return (await self.session.scalars(statement.order_by(ImportFailure.number).limit(limit))).all()
+
+    async def pushed_records(self, record_ids: Sequence[int]) -> dict[int, Any]:
+        """The items of the push bodies the given root records were pushed as, by record; records staged
+        before the items were kept are left out."""
+        rows = await self.session.execute(
+            text(PUSHED_RECORDS).bindparams(bindparam("record_ids", type_=ARRAY(BigInteger))),
+            {"record_ids": list(record_ids)},
+        )
+        return {record_id: orjson.loads(pushed) for record_id, pushed in rows if pushed is not None}
+
+    async def retry_items(self, import_id: uuid.UUID) -> list[int]:
+        """The records holding the items a retry of the import pushes again, in the order it pushes them."""
+        rows = await self.session.scalars(text(RETRY_ITEMS), {"import_id": import_id})
+        return list(dict.fromkeys(rows))
+
+    async def pushed_items(self, record_ids: Sequence[int]) -> list[PushedItem]:
+        """The items the given records hold, in the order given."""
+        rows = await self.session.execute(
+            select(
+                ImportRecord.record_id,
+                ImportRecord.operation,
+                ImportRecord.batch,
+                ImportRecord.path,
+                ImportRecord.pushed,
+            ).where(ImportRecord.record_id.in_(record_ids), ImportRecord.pushed.is_not(None))
+        )
+        found = {
+            record_id: PushedItem(record_id, operation, batch, path, orjson.loads(pushed or "null"))
+            for record_id, operation, batch, path, pushed in rows
+        }
+        return [found[record_id] for record_id in record_ids if record_id in found]
 
     async def failures_by_id(self, failure_ids: Sequence[int]) -> Sequence[ImportFailure]:
         """The given failures, in the order they were found."""

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, HttpUrl
+from pydantic import ConfigDict, Field, HttpUrl, JsonValue
 
 from catalog_import.ids import Id
 from catalog_import.models import ImportStatus, MediaFailure
@@ -47,18 +47,47 @@ class Problem(ApiModel):
     severity_code: int = Field(ge=0, le=7)
 
 
+class RecordOrigin(ApiModel):
+    """Where a record pushed again by a retry was in the import it retries."""
+
+    batch: int = Field(ge=1)
+    path: str = Field(examples=["products.3"])
+
+
 class RecordResult(ApiModel):
     entity: str = Field(examples=["product"])
     path: str = Field(examples=["products.0"])
     id: Id | None
     action: Literal["create", "update", "delete", "unassign"] | None
     errors: list[Problem]
+    origin: RecordOrigin | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="In the answer of a retry: the batch and path of the record in the import retried.",
+    )
 
 
 class PushResult(ApiModel):
     batch: int = Field(ge=1, description="The ordinal of this push within the import, 1-based.")
     contains_errors: bool
     records: list[RecordResult]
+
+
+class RetryConfig(ApiModel):
+    """The body of ``POST /api/import/{id}/retry``, which may be left out."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+
+    name: Annotated[str, Field(min_length=1, max_length=255, pattern=NO_NUL)] | None = Field(
+        default=None, description="The new import's name; by default the retried one's with \" (retry)\"."
+    )
+
+
+class RetryResult(ApiModel):
+    """The answer of a retry: the new import, and what became of the records pushed into it again."""
+
+    import_: ImportOut = Field(alias="import")
+    records: PushResult
 
 
 class FailureDetail(ApiModel):
@@ -76,6 +105,12 @@ class Failure(ApiModel):
     path: str | None
     batch: int | None
     details: list[FailureDetail]
+    record: JsonValue = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="With `include=record`: the root record as it was pushed (the item of its push body, a "
+        "product with all its variants for a variant's failure), to correct and push again.",
+    )
 
 
 class Progress(ApiModel):
@@ -144,6 +179,12 @@ class ImportSummary(ApiModel):
         default=False,
         description="While importing: no worker made progress for `STALLED_AFTER_SECONDS` (the import is "
         "queued again meanwhile).",
+    )
+    retry_of: Id | None = Field(
+        default=None, description="The import this one retries (`POST /api/import/{id}/retry`)."
+    )
+    retried_by: list[Id] = Field(
+        default_factory=list, description="The retries of this import, oldest first."
     )
 
 

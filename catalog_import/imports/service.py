@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import orjson
 import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,8 +18,10 @@ from catalog_import.errors import (
     IdempotencyKeyReused,
     ImportAlreadyCommitted,
     ImportCancelled,
+    ImportNotDone,
     ImportNotFound,
     InvalidImport,
+    NothingToRetry,
 )
 from catalog_import.ids import new_id
 from catalog_import.imports import schemas, webhook_messages
@@ -29,8 +32,16 @@ from catalog_import.imports.body import (
     count_staged_records,
     parse_json,
 )
-from catalog_import.imports.repository import ImportRepository
-from catalog_import.imports.stagers import STAGERS, RecordOutcome, Rejected, StagedRecord, Staging
+from catalog_import.imports.repository import ImportRepository, PushedItem
+from catalog_import.imports.stagers import (
+    STAGERS,
+    RecordOutcome,
+    Rejected,
+    RootItem,
+    StagedRecord,
+    Stager,
+    Staging,
+)
 from catalog_import.imports.views import failure_schema, summary
 from catalog_import.metrics import count_pushed
 from catalog_import.models import Import, ImportStatus, Operation
@@ -192,32 +203,85 @@ class PushTarget:
     defer_references: bool
 
 
+@dataclass(frozen=True, slots=True)
+class PushItem:
+    """A root record to stage: the item of a body, the operation it is pushed for and its stager; and, in
+    a retry, where it was in the import retried."""
+
+    operation: Operation
+    stager: Stager[Any]
+    item: RootItem
+    origin: schemas.RecordOrigin | None = None
+
+
+def body_items(operation: Operation, collections: list[tuple[str, Any]]) -> list[PushItem]:
+    """The root records of a push body, in body order."""
+    stagers = STAGERS[operation]
+    return [
+        PushItem(operation, stagers[collection], item)
+        for collection, value in collections
+        for item in stagers[collection].items(collection, value)
+    ]
+
+
 Step = Callable[[], RecordOutcome]
 """Stages one root record of a push (or reports why it cannot be staged)."""
 
 
-def plan(staging: Staging, operation: Operation, collections: list[tuple[str, Any]]) -> list[Step]:
-    """One step per root record of the body, in body order; what each may ask the lookups for is collected
-    on the way, so that the lookups load once for the whole push before the steps run."""
+def plan(staging: Staging, items: list[PushItem]) -> list[Step]:
+    """One step per root record, in order; what each may ask the lookups for is collected on the way, so
+    that the lookups load once for the whole push before the steps run."""
     steps: list[Step] = []
-    stagers = STAGERS[operation]
-    for collection, value in collections:
-        stager = stagers[collection]
-        for item in stager.items(collection, value):
-            record = stager.parse(item)
-            if isinstance(record, Rejected):
-                steps.append(partial(RecordOutcome, item.entity, item.path, problems=record.problems))
-                continue
-            stager.want(staging, record)
-            steps.append(partial(stager.stage, staging, record, item.path))
+    for push_item in items:
+        stager, item = push_item.stager, push_item.item
+        record = stager.parse(item)
+        if isinstance(record, Rejected):
+            steps.append(partial(RecordOutcome, item.entity, item.path, problems=record.problems))
+            continue
+        stager.want(staging, record)
+        steps.append(partial(stage_item, stager, staging, record, item))
     return steps
+
+
+def stage_item(stager: Stager[Any], staging: Staging, record: Any, item: RootItem) -> RecordOutcome:
+    """Stage one root record of the body; the records it stages keep the item as it was pushed."""
+    outcome = stager.stage(staging, record, item.path)
+    if outcome.staged:
+        pushed = orjson.dumps(item.pushed).decode()
+        for staged in outcome.staged:
+            if not staged.root:
+                continue
+            if staged.path == outcome.path:
+                staged.pushed = pushed
+            else:
+                staged.item_id = outcome.id
+    return outcome
 
 
 async def _resolve_and_stage(
     session: AsyncSession, target: PushTarget, collections: list[tuple[str, Any]], operation: Operation
 ) -> schemas.PushResult:
+    items = body_items(operation, collections)
+    outcomes, staged = await _resolve(session, target, items)
+    repository = ImportRepository(session)
+    # The push's number, from a row lock on the import that is held to the end of the transaction: a commit
+    # or cancel (which lock the import first) waits for the pushes that have it, and a push that comes
+    # after them finds the import no longer open.
+    batch = await repository.next_batch(target.import_id)
+    if batch is None:
+        ensure_open(await get_import(session, target.integration_id, target.import_id))
+        raise AssertionError("an import that takes no push is not open")
+    await repository.stage(target.import_id, batch, staged)
+    count_pushed(operation.value, ((outcome.entity, outcome.rejected) for outcome in outcomes))
+    return push_result(batch, outcomes, items)
+
+
+async def _resolve(
+    session: AsyncSession, target: PushTarget, items: list[PushItem]
+) -> tuple[list[RecordOutcome], list[StagedRecord]]:
+    """Resolve and check root records: what became of each, and the records to stage for them."""
     staging = Staging(Lookups(session, target.import_id), defer_references=target.defer_references)
-    steps = plan(staging, operation, collections)
+    steps = plan(staging, items)
     await staging.lookups.load()
 
     outcomes: list[RecordOutcome] = []
@@ -232,21 +296,13 @@ async def _resolve_and_stage(
             if previous is not None:
                 record.action = previous.action
                 record.root = record.root or previous.root
+                if record.pushed is None and record.item_id is None:
+                    record.pushed, record.item_id = previous.pushed, previous.item_id
             staged[key] = record
-    repository = ImportRepository(session)
-    # The push's number, from a row lock on the import that is held to the end of the transaction: a commit
-    # or cancel (which lock the import first) waits for the pushes that have it, and a push that comes
-    # after them finds the import no longer open.
-    batch = await repository.next_batch(target.import_id)
-    if batch is None:
-        ensure_open(await get_import(session, target.integration_id, target.import_id))
-        raise AssertionError("an import that takes no push is not open")
-    await repository.stage(target.import_id, batch, list(staged.values()))
-    count_pushed(operation.value, ((outcome.entity, outcome.rejected) for outcome in outcomes))
-    return push_result(batch, outcomes)
+    return outcomes, list(staged.values())
 
 
-def push_result(batch: int, outcomes: list[RecordOutcome]) -> schemas.PushResult:
+def push_result(batch: int, outcomes: list[RecordOutcome], items: list[PushItem]) -> schemas.PushResult:
     return schemas.PushResult(
         batch=batch,
         contains_errors=any(outcome.rejected for outcome in outcomes),
@@ -257,9 +313,94 @@ def push_result(batch: int, outcomes: list[RecordOutcome]) -> schemas.PushResult
                 id=outcome.id,
                 action=outcome.action.value if outcome.action else None,
                 errors=[schemas.Problem(**problem_json(problem)) for problem in outcome.problems],
+                origin=item.origin,
             )
-            for outcome in outcomes
+            for outcome, item in zip(outcomes, items, strict=True)
         ],
+    )
+
+
+# -- retry ----------------------------------------------------------------------------------------------
+
+RETRY_SUFFIX = " (retry)"
+
+
+async def retry_import(
+    session: AsyncSession,
+    integration_id: uuid.UUID,
+    import_id: uuid.UUID,
+    config: schemas.RetryConfig,
+    limits: PushLimits,
+) -> schemas.RetryResult:
+    """Start a new import with the settings of a done one, holding its failed and skipped root records
+    again as they were first pushed: its batch 1, in the order of their failures, each at
+    ``<collection>.<n>`` (``n`` its place in the retry) with its ``origin``. Staged ``limits.root_records``
+    at a time, so that a retry of a large import holds no more in memory than a large push."""
+    retried = await get_import(session, integration_id, import_id)
+    if retried.status != ImportStatus.DONE:
+        raise ImportNotDone()
+    repository = ImportRepository(session)
+    record_ids = await repository.retry_items(import_id)
+    if not record_ids:
+        raise NothingToRetry()
+    name = config.name or retried.name[: 255 - len(RETRY_SUFFIX)] + RETRY_SUFFIX
+    created = await repository.insert(
+        {
+            "id": new_id(),
+            "integration_id": integration_id,
+            "status": ImportStatus.STARTED,
+            "name": name,
+            "error_webhook_url": retried.error_webhook_url,
+            "status_webhook_url": retried.status_webhook_url,
+            "defer_references": retried.defer_references,
+            "media_failure": retried.media_failure,
+            "retry_of": import_id,
+        }
+    )
+    assert created is not None
+    batch = await repository.next_batch(created.id)
+    assert batch is not None
+    target = PushTarget(integration_id, created.id, created.defer_references)
+    outcomes: list[RecordOutcome] = []
+    items: list[PushItem] = []
+    for start in range(0, len(record_ids), limits.root_records):
+        chunk = [
+            retry_item(pushed, start + index)
+            for index, pushed in enumerate(
+                await repository.pushed_items(record_ids[start : start + limits.root_records])
+            )
+        ]
+        chunk_outcomes, staged = await _resolve(session, target, chunk)
+        await repository.stage(created.id, batch, staged)
+        for operation in {item.operation for item in chunk}:
+            count_pushed(
+                operation.value,
+                (
+                    (outcome.entity, outcome.rejected)
+                    for outcome, item in zip(chunk_outcomes, chunk, strict=True)
+                    if item.operation is operation
+                ),
+            )
+        outcomes += chunk_outcomes
+        items += chunk
+    return schemas.RetryResult(
+        import_=schemas.ImportOut.model_validate(created, from_attributes=True),
+        records=push_result(batch, outcomes, items),
+    )
+
+
+def retry_item(pushed: PushedItem, index: int) -> PushItem:
+    """An item pushed again by a retry, at ``index`` in it: its path keeps its collection (and custom
+    entity), its index is its place in the retry, so that no two records of the retry share a path."""
+    operation = Operation(pushed.operation)
+    collection = pushed.path.split(".", 1)[0]
+    stager = STAGERS[operation][collection]
+    path = f"{pushed.path.rsplit('.', 1)[0]}.{index}"
+    return PushItem(
+        operation,
+        stager,
+        stager.item(path, pushed.pushed),
+        schemas.RecordOrigin(batch=pushed.batch, path=pushed.path),
     )
 
 
@@ -313,13 +454,20 @@ async def list_failures(
     cursor: str | None,
     limit: int,
     min_severity: Severity,
+    *,
+    with_records: bool = False,
 ) -> Page[schemas.Failure]:
+    """A page of an import's failures; ``with_records``: each with its root record as it was pushed."""
     await get_import(session, integration_id, import_id)
-    failures = await ImportRepository(session).failures(
+    repository = ImportRepository(session)
+    failures = await repository.failures(
         import_id, after=number_after(cursor), limit=limit + 1, max_severity_code=int(min_severity)
     )
     page = list(failures[:limit])
+    records: dict[int, Any] = {}
+    if with_records:
+        records = await repository.pushed_records([f.record_id for f in page if f.record_id is not None])
     return Page[schemas.Failure](
-        items=[failure_schema(f) for f in page],
+        items=[failure_schema(f, records.get(f.record_id) if f.record_id else None) for f in page],
         next_cursor=encode_cursor(page[-1].number) if len(failures) > limit else None,
     )

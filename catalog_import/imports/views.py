@@ -3,12 +3,14 @@ list of imports, the event stream and the status webhook."""
 
 from datetime import UTC, datetime
 
+from pydantic import JsonValue
+
 from catalog_import.imports import schemas
 from catalog_import.imports.repository import RecordCounts
 from catalog_import.models import Import, ImportFailure, ImportStatus
 
 
-def failure_schema(failure: ImportFailure) -> schemas.Failure:
+def failure_schema(failure: ImportFailure, record: JsonValue = None) -> schemas.Failure:
     return schemas.Failure(
         entity=failure.entity,
         id=failure.entity_id,
@@ -25,6 +27,7 @@ def failure_schema(failure: ImportFailure) -> schemas.Failure:
             )
             for detail in failure.details
         ],
+        record=record,
     )
 
 
@@ -79,4 +82,6 @@ def summary(
         },
         last_progress_at=last_progress_at,
         stalled=stalled,
+        retry_of=import_.retry_of,
+        retried_by=counts.retried_by,
     )

@@ -98,6 +98,7 @@ class Import(Base):
         Index("ix_imports_status_heartbeat_at", "status", "heartbeat_at"),
         # Finished imports past the retention period are found by this one.
         Index("ix_imports_status_end_time", "status", "end_time"),
+        Index("ix_imports_retry_of", "retry_of", postgresql_where=text("retry_of IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -123,6 +124,8 @@ class Import(Base):
     levels: Mapped[int | None] = mapped_column(Integer)
     # Last progress of a worker on this import; a stale one means nobody is working on it.
     heartbeat_at: Mapped[datetime | None]
+    # The import this one retries (started holding its failed and skipped root records again).
+    retry_of: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
 
 
 class ImportRecord(Base):
@@ -164,6 +167,12 @@ class ImportRecord(Base):
     path: Mapped[str] = mapped_column(Text)
     batch: Mapped[int] = mapped_column(Integer)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # The item of a push body this record was staged from, as it was pushed (its JSON, as text: it is never
+    # queried into), to give back with its failures and to push again (CONTRACT §9.1, §9.2). Held by the
+    # item's own record; the other root records staged from it (a product's variants) name that record
+    # instead, by its ``entity_id`` among the upserts of its entity (``item_id``). Null for nested records.
+    pushed: Mapped[str | None] = mapped_column(Text)
+    item_id: Mapped[uuid.UUID | None]
     # References to other entities: [{"entity", "path", "id" | "key", "nested"}]; "key" when still pending.
     refs: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     level: Mapped[int] = mapped_column(SmallInteger, default=0)

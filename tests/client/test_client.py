@@ -16,6 +16,7 @@ from catalog_import.client import (
     Price,
     ProductRecord,
     PushResult,
+    RecordOrigin,
     Status,
     TaxRef,
 )
@@ -62,6 +63,46 @@ def test_sync_session_imports_and_reports(live_server: str) -> None:
 
     assert (again.value.status_code, again.value.code) == (409, "IMPORT_ALREADY_COMMITTED")
     assert (status.status, status.totals.product) == ("done", 1)
+
+
+async def test_a_failed_record_is_retried_with_a_correction(live_server: str) -> None:
+    pushed = product("CLIENT-RETRY", categories=[{"path": ["Client retry"]}])
+    async with AsyncCatalogImportClient(live_server, CLIENT_ID, CLIENT_SECRET) as client:
+        session = await client.start_session("client retry", deferReferences=True)
+        await session.add_records(products=[pushed])
+        await session.commit()
+        first = await session.done(poll_seconds=0.1, timeout_seconds=60)
+        [failure] = await session.failures(include_records=True)
+
+        retried, result = await session.retry()
+        await retried.add_records(categories=[{"name": "Client retry"}])
+        await retried.commit()
+        second = await retried.done(poll_seconds=0.1, timeout_seconds=60)
+        retried_by = (await session.status()).retried_by
+
+    assert first.totals.failures == 1
+    assert failure.record == pushed
+    assert [(record.path, record.origin) for record in result.records] == [
+        ("products.0", RecordOrigin(batch=1, path="products.0"))
+    ]
+    assert (second.retry_of, second.failures, second.totals.product) == (first.id, [], 1)
+    assert retried_by == [second.id]
+
+
+def test_sync_retry_names_the_new_import(live_server: str) -> None:
+    with CatalogImportClient(live_server, CLIENT_ID, CLIENT_SECRET) as client:
+        session = client.start_session("sync retry", deferReferences=True)
+        session.add_records(products=[product("CLIENT-SYNC-RETRY", categories=[{"path": ["Never"]}])])
+        session.commit()
+        first = session.done(poll_seconds=0.1, timeout_seconds=60)
+        retried, result = session.retry(name="second go")
+        status = retried.status()
+        with pytest.raises(CatalogImportError) as refused:
+            retried.retry()
+
+    assert (status.name, status.status, status.retry_of) == ("second go", "started", first.id)
+    assert [record.origin for record in result.records] == [RecordOrigin(batch=1, path="products.0")]
+    assert (refused.value.status_code, refused.value.code) == (409, "IMPORT_NOT_DONE")
 
 
 def test_wrong_secret_is_reported(live_server: str) -> None:

@@ -582,6 +582,8 @@ class TestStatus:
             "actions",
             "lastProgressAt",
             "stalled",
+            "retryOf",
+            "retriedBy",
             "failures",
             "failuresTruncated",
         ]
@@ -850,6 +852,7 @@ class TestFailures:
             pytest.param({"minSeverity": "9"}, id="severity-out-of-range"),
             pytest.param({"limit": 0}, id="limit-zero"),
             pytest.param({"cursor": "!!"}, id="bad-cursor"),
+            pytest.param({"include": "records"}, id="unknown-include"),
         ],
     )
     async def test_invalid_parameters(self, api: Api, params: dict[str, Any]) -> None:
@@ -865,6 +868,67 @@ class TestFailures:
         response = await api.get(f"/api/import/{uuid.uuid4().hex}/failures")
 
         assert_error(response, 404, "IMPORT_NOT_FOUND")
+
+
+class TestFailedRecordsAsPushed:
+    async def test_each_failure_carries_its_record_as_pushed(self, api: Api) -> None:
+        import_id = await api.start(deferReferences=True)
+        pushed = [
+            {
+                "productNumber": "FIRST",
+                "name": "First",
+                "stock": 3,
+                "customFields": {"colour": "red", "sizes": [1, 2.5, None], "note": "ünïcode"},
+                "categories": [{"path": ["Nowhere"]}],
+                "prices": [{"currency": "EUR", "gross": 19.99, "net": 16.8, "linked": False}],
+                "tax": {"name": "Standard rate", "taxRate": 19},
+            },
+            {
+                "categories": [{"path": ["Nowhere", "Else"]}],
+                **product("SECOND", name="Second"),
+            },
+        ]
+        result = await api.push(import_id, {"products": pushed})
+        assert not result["containsErrors"], result
+        await api.commit_and_run(import_id)
+
+        page = await list_failures(api, import_id, include="record")
+
+        assert [failure["record"] for failure in page["items"]] == pushed
+        # As it was pushed, down to the order of its fields.
+        assert [list(failure["record"]) for failure in page["items"]] == [list(r) for r in pushed]
+
+    async def test_without_include_failures_have_no_record(self, api: Api) -> None:
+        import_id = await import_with_failures(api, 1)
+
+        [failure] = (await list_failures(api, import_id))["items"]
+        [in_status] = (await api.status(import_id))["failures"]
+
+        assert "record" not in failure
+        assert "record" not in in_status
+
+    async def test_a_record_pushed_again_is_given_as_last_pushed(self, api: Api) -> None:
+        import_id = await api.start(deferReferences=True)
+        await api.push(import_id, {"products": [product("AGAIN", name="First try")]})
+        second = product("AGAIN", name="Second try", categories=[{"path": ["Never"]}])
+        await api.push(import_id, {"products": [product("OTHER"), second]})
+        await api.commit_and_run(import_id)
+
+        [failure] = (await list_failures(api, import_id, include="record"))["items"]
+
+        assert (failure["batch"], failure["path"]) == (2, "products.1")
+        assert failure["record"] == second
+
+    async def test_a_failed_delete_carries_the_item_it_was_pushed_as(self, api: Api) -> None:
+        await api.import_records({"products": [product("USES", tax={"name": "Kept", "taxRate": 7})]})
+        import_id = await api.start()
+        await api.push(import_id, {"taxes": [{"name": "Kept"}]}, kind="delete")
+        await api.commit_and_run(import_id)
+
+        [failure] = (await list_failures(api, import_id, include="record"))["items"]
+
+        assert failure["details"][0]["code"] == "TAX_IN_USE"
+        assert failure["record"] == {"name": "Kept"}
 
 
 class TestRequestChecksInOrder:

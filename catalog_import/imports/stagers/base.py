@@ -29,6 +29,10 @@ class StagedRecord:
     path: str
     payload: Payload
     refs: list[Reference] = field(default_factory=list)
+    # The item of the body this record was staged from, as JSON text, on the item's own record; the id of
+    # that record on the other root records staged from the item (variants). None for nested records.
+    pushed: str | None = None
+    item_id: uuid.UUID | None = None
 
 
 @dataclass(slots=True)
@@ -62,11 +66,13 @@ class Identity:
 
 @dataclass(frozen=True, slots=True)
 class RootItem:
-    """One root record of a body as it was pushed, before it is read: where it is and what it is of."""
+    """One root record of a body as it was pushed, before it is read: where it is, what it is of, what its
+    stager reads (``raw``) and the JSON value the body held (``pushed``, kept with the staged record)."""
 
     entity: str
     path: str
     raw: Any
+    pushed: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,8 +264,12 @@ class Stager(Generic[R]):
 
     def items(self, collection: str, value: Any) -> Iterator[RootItem]:
         """The root records of the collection, in body order."""
-        for index, raw in enumerate(value):
-            yield RootItem(self.entity, f"{collection}.{index}", raw)
+        for index, pushed in enumerate(value):
+            yield self.item(f"{collection}.{index}", pushed)
+
+    def item(self, path: str, pushed: Any) -> RootItem:
+        """The root record at ``path`` of a body, as it was pushed."""
+        return RootItem(self.entity, path, pushed, pushed)
 
     def parse(self, item: RootItem) -> R | Rejected:
         raise NotImplementedError

@@ -41,8 +41,13 @@ class CustomStager(Stager[CustomItem]):
 
     def items(self, collection: str, value: Any) -> Iterator[RootItem]:
         for name, records in value.items():
-            for index, raw in enumerate(records):
-                yield RootItem(name, f"{collection}.{name}.{index}", CustomItem(name, raw))
+            for index, pushed in enumerate(records):
+                yield self.item(f"{collection}.{name}.{index}", pushed)
+
+    def item(self, path: str, pushed: Any) -> RootItem:
+        """At ``extensions.<name>.<index>``: a record of the custom entity ``name``."""
+        name = path.split(".")[1]
+        return RootItem(name, path, CustomItem(name, pushed), pushed)
 
     def parse(self, item: RootItem) -> CustomItem | Rejected:
         custom: CustomItem = item.raw
