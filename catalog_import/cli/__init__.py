@@ -267,11 +267,16 @@ ClientSecret = Annotated[
 
 @app.command(help=PUSH_HELP)
 def push(
-    file: Annotated[
-        Path, typer.Argument(help="A .jsonl/.ndjson or .csv/.tsv file of products.", dir_okay=False)
-    ],
     client_id: ClientId,
     client_secret: ClientSecret,
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A .jsonl/.ndjson or .csv/.tsv file of products (with --retry: corrections, if any).",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
     url: Annotated[
         str, typer.Option(envvar="CATALOG_IMPORT_URL", help="The server.")
     ] = "http://127.0.0.1:8000",
@@ -286,6 +291,16 @@ def push(
     import_id: Annotated[
         str | None,
         typer.Option(help="Push into this open import (one left by --no-commit) instead of starting one."),
+    ] = None,
+    retry: Annotated[
+        str | None,
+        typer.Option(
+            "--retry",
+            metavar="IMPORT_ID",
+            help="Start the retry of this done import (its failed and skipped records pushed again, as they "
+            "were first pushed), push FILE into it if given (a record of the same product replaces its "
+            "earlier version), commit and wait.",
+        ),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Records per push.")] = 1000,
     parallel: Annotated[
@@ -328,6 +343,7 @@ def push(
         delimiter=delimiter,
         name=name,
         import_id=import_id,
+        retry_of=retry,
         batch_size=batch_size,
         parallel=parallel,
         commit=commit,

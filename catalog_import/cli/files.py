@@ -1,5 +1,6 @@
 """Product records read from files, for ``catalog-import push``: JSON Lines (one product record per line,
-exactly as the API takes it) or CSV (one product per row, columns mapped as ``CSV_COLUMNS_HELP`` tells).
+exactly as the API takes it, or a failures file that ``push --failures-file`` wrote) or CSV (one product
+per row, columns mapped as ``CSV_COLUMNS_HELP`` tells).
 
 Files are streamed a line at a time, never loaded whole. A row that cannot be made into a record becomes a
 ``Row`` with an error and its line number, and reading goes on: ``malformed`` when the line is not a record
@@ -185,7 +186,9 @@ class RecordFile:
                     self._line, None, f"not valid JSON at column {error.colno}: {error.msg}", malformed=True
                 )
                 continue
-            if isinstance(value, dict):
+            if isinstance(value, dict) and value.keys() >= FAILURE_KEYS:
+                yield failure_row(self._line, value)
+            elif isinstance(value, dict):
                 yield Row(self._line, value)
             else:
                 yield Row(self._line, None, "not a JSON object (one product record per line)", malformed=True)
@@ -211,6 +214,20 @@ class RecordFile:
                 yield Row(line, self._mapping.record(cells))
             except RowError as error:
                 yield Row(line, None, str(error), self._mapping.key(cells))
+
+
+FAILURE_KEYS = {"stage", "details", "record"}
+"""A line of a failures file (``push --failures-file``) rather than a product record: it is read as the
+record it carries, so that a failures file, corrected or not, can be pushed again as it is."""
+
+
+def failure_row(line: int, failure: dict[str, Any]) -> Row:
+    record = failure["record"]
+    if isinstance(record, dict):
+        return Row(line, record)
+    label = str(failure.get("label") or "")
+    stage = failure.get("stage")
+    return Row(line, None, f"a failure at {stage} without a record to push again", key=label)
 
 
 class CsvMapping:

@@ -64,6 +64,10 @@ with more or fewer cells than the header) stops the run, and nothing is pushed. 
 fit their columns, and records the server rejects, are listed with their line and not sent; the rest is
 imported. Category paths the products name are created (--no-create-categories: they must exist).
 
+The next run: --retry IMPORT_ID starts the retry of a done import, with its failed and skipped records
+pushed again as they were first pushed, pushes FILE into it as corrections if one is given, commits and
+waits. A file written by --failures-file can be pushed again as it is (each line's record is pushed).
+
 The server and credentials come from --url, --client-id and --client-secret, or from CATALOG_IMPORT_URL,
 CATALOG_IMPORT_CLIENT_ID and CATALOG_IMPORT_CLIENT_SECRET.
 
@@ -88,6 +92,8 @@ class PushOptions:
     name: str | None = None
     import_id: str | None = None
     """Push into this open import instead of starting one."""
+    retry_of: str | None = None
+    """Start the retry of this done import (its failed and skipped records pushed again) and push into it."""
     batch_size: int = 1000
     parallel: int = 1
     commit: bool = True
@@ -104,22 +110,25 @@ class PushOptions:
 class Failure:
     """A record that failed: at which stage (``file``: the row could not be made into a record; ``push``:
     the server rejected it; ``commit``: the workers could not write it), the line of the file it came
-    from, what it is (a product number or id, ``category …``, ``import``) and the problems (``code``,
-    ``message``, ``severity``, ``path``…)."""
+    from, what it is (``label``: a product number or id, ``category …``, ``import``), the problems
+    (``code``, ``message``, ``severity``, ``path``…), and the product record as it was pushed, when there
+    is one (a failures file can be corrected and pushed again, see ``cli.files``)."""
 
     stage: str
     line: int | None
-    record: str
+    label: str
     details: list[dict[str, Any]]
     id: str | None = None
+    record: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
             "stage": self.stage,
             "line": self.line,
-            "record": self.record,
+            "label": self.label,
             "id": self.id,
             "details": self.details,
+            "record": self.record,
         }
 
 
@@ -134,6 +143,8 @@ class PushOutcome:
     """Rows that could not be made into records, and products the server rejected at push."""
     categories: int = 0
     """Category records staged for the paths the products name."""
+    retried: int = 0
+    """Records of the import retried (``--retry``) that the server staged again."""
     push_failures: int = 0
     """Everything that failed before the commit: ``rejected`` and categories the server rejected."""
     status: Status | None = None
@@ -192,9 +203,10 @@ def problem(code: str, message: str) -> dict[str, Any]:
 
 
 def position_in(path: str | None) -> int | None:
-    """``products.12`` → 12."""
-    _, _, last = (path or "").rpartition(".")
-    return int(last) if last.isdigit() else None
+    """The position in its push of the record at ``path``: ``products.12`` and
+    ``products.12.variantOverrides.0`` → 12."""
+    parts = (path or "").split(".")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
 class FilePush:
@@ -203,7 +215,7 @@ class FilePush:
     def __init__(
         self,
         client: AsyncCatalogImportClient,
-        source: RecordFile,
+        source: RecordFile | None,
         options: PushOptions,
         console: Console,
         report: IO[str] | None = None,
@@ -222,7 +234,10 @@ class FilePush:
     async def run(self) -> PushOutcome:
         if self.options.import_id:
             session = await self.open_import(self.options.import_id)
+        elif self.options.retry_of:
+            session = await self.start_retry(self.options.retry_of)
         else:
+            assert self.source is not None
             name = (self.options.name or f"push {self.source.path.name}")[:255]
             config: dict[str, object] = {}
             if self.options.defer_references:
@@ -233,7 +248,8 @@ class FilePush:
             self.console.print(Text.assemble("Import ", (session.id, "bold"), f" started ({name})"))
         self.outcome.import_id = session.id
         try:
-            await self.push_file(session)
+            if self.source is not None:
+                await self.push_file(session, self.source)
         except BaseException:
             await self.abandon(session)
             raise
@@ -266,6 +282,38 @@ class FilePush:
         self.console.print(Text.assemble("Pushing into import ", (session.id, "bold"), f" ({name})"))
         return session
 
+    async def start_retry(self, import_id: str) -> AsyncImportSession:
+        """Start the retry of the done import ``--retry`` names: a new import holding its failed and skipped
+        records again; those the server refuses now are push failures."""
+        try:
+            session, result = await self.client.session(import_id).retry(name=self.options.name)
+        except CatalogImportError as error:
+            if error.status_code in (404, 422):
+                raise UsageError(f"--retry {import_id}: this integration has no such import") from error
+            if error.code in ("IMPORT_NOT_DONE", "NOTHING_TO_RETRY"):
+                raise UsageError(f"--retry {import_id}: {error.message}") from error
+            raise
+        self.console.print(
+            Text.assemble(
+                "Import ",
+                (session.id, "bold"),
+                f" started: the retry of {import_id}, with {len(result.records)} of its records again",
+            )
+        )
+        for entry in result.records:
+            errors = [
+                error.model_dump(mode="json", by_alias=True)
+                for error in entry.errors
+                if error.severity_code <= ERROR_SEVERITY
+            ]
+            origin = entry.origin
+            where = f"{entry.entity} {origin.path} of batch {origin.batch}" if origin else entry.path
+            if errors:
+                self.fail(Failure("push", None, where, errors, entry.id.hex if entry.id else None))
+            else:
+                self.outcome.retried += 1
+        return session
+
     async def abandon(self, session: AsyncImportSession) -> None:
         """Cancel an import this run started whose pushing could not finish, so that half a file is never
         committed. An import given with ``import_id`` holds what other runs pushed: it is left open."""
@@ -282,7 +330,7 @@ class FilePush:
             self.console.print(f"Import {session.id} cancelled: nothing of the file was committed.")
 
     # -- pushing ----------------------------------------------------------------------------------------
-    async def push_file(self, session: AsyncImportSession) -> None:
+    async def push_file(self, session: AsyncImportSession, source: RecordFile) -> None:
         progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -296,12 +344,12 @@ class FilePush:
         with progress:
             self._progress = progress
             self._task = progress.add_task(
-                f"Pushing {self.source.path.name}", total=self.source.size or 1, staged=0, rejected=0
+                f"Pushing {source.path.name}", total=source.size or 1, staged=0, rejected=0
             )
             try:
                 records: list[dict[str, Any]] = []
                 lines: list[int] = []
-                for row in self.source:
+                for row in source:
                     self.outcome.rows += 1
                     if row.record is None:
                         self.outcome.rejected += 1
@@ -402,7 +450,8 @@ class FilePush:
             if len(records) == 1:
                 label = labels[0] if labels else record_label(records[0])
                 details = [problem(error.code, error.message)]
-                self.reject(collection, Failure("push", lines[0], label, details))
+                record = None if labels else records[0]
+                self.reject(collection, Failure("push", lines[0], label, details, record=record))
                 return
             half = len(records) // 2
             for part in (slice(None, half), slice(half, None)):
@@ -422,7 +471,8 @@ class FilePush:
             ]
             if errors:
                 label = labels[position] if labels else record_label(records[position])
-                self.reject(collection, Failure("push", lines[position], label, errors))
+                record = None if labels else records[position]
+                self.reject(collection, Failure("push", lines[position], label, errors, record=record))
             elif collection == "products":
                 self.outcome.staged += 1
             else:
@@ -445,7 +495,7 @@ class FilePush:
             self.report.write(json.dumps(failure.as_json(), ensure_ascii=False) + "\n")
 
     def refresh(self) -> None:
-        if self._progress is not None and self._task is not None:
+        if self._progress is not None and self._task is not None and self.source is not None:
             self._progress.update(
                 self._task,
                 completed=self.source.bytes_read,
@@ -480,14 +530,19 @@ class FilePush:
 
     async def collect_commit_failures(self, session: AsyncImportSession) -> None:
         """Page through the failures of the commit, as many as the table shows (all of them when they go
-        to a file too), name them by the lines they came from, and note them."""
+        to a file too), each with its record as it was pushed, name them by the lines they came from, and
+        note them."""
         if not self.outcome.commit_failures:
             return
         wanted = self.options.show_failures - len(self.outcome.failures)
         found: list[Failure] = []
         cursor: str | None = None
         while self.report is not None or len(found) < wanted:
-            params: dict[str, Any] = {"minSeverity": "error", "limit": 1000 if self.report else 100}
+            params: dict[str, Any] = {
+                "minSeverity": "error",
+                "limit": 1000 if self.report else 100,
+                "include": "record",
+            }
             if cursor:
                 params["cursor"] = cursor
             page = await self.client.request("GET", f"/api/import/{session.id}/failures", params=params)
@@ -495,43 +550,26 @@ class FilePush:
             cursor = page.get("nextCursor")
             if not cursor:
                 break
-        self.label_from_file(found)
         for failure in found:
             self.note(failure)
 
-    def label_from_file(self, failures: list[Failure]) -> None:
-        """Name the products that failed at commit by their number, read again from their lines (the
-        server knows them by id; numbers are not kept for every record pushed)."""
-        unnamed: dict[int, list[Failure]] = {}
-        for failure in failures:
-            if failure.stage == "commit" and failure.line is not None and failure.record == failure.id:
-                unnamed.setdefault(failure.line, []).append(failure)
-        if not unnamed:
-            return
-        source = self.source
-        try:
-            with RecordFile(source.path, source.format, delimiter=source.delimiter) as again:
-                for row in again:
-                    named = unnamed.pop(row.line, [])
-                    label = record_label(row.record) if row.record is not None else ""
-                    for failure in named if label else []:
-                        failure.record = label
-                    if not unnamed:
-                        return
-        except (InputError, OSError):
-            return  # the file changed or went away: the ids stay
-
     def commit_failure(self, failure: dict[str, Any]) -> Failure:
+        """A failure at commit, at the line its record came from (none for a record a retry pushed again),
+        named by its product number (a category by its path)."""
         pushed = self.pushed.get(failure.get("batch") or 0)
         position = position_in(failure.get("path"))
-        line = record = None
+        line = label = None
         if pushed is not None and position is not None:
             line = pushed.lines[position]
             if pushed.labels is not None and position < len(pushed.labels):
-                record = pushed.labels[position]
-        if record is None:
-            record = failure["entity"] if failure["entity"] == "import" else str(failure.get("id") or "")
-        return Failure("commit", line, record, failure["details"], failure.get("id"))
+                label = pushed.labels[position]
+        given = failure.get("record")
+        record = given if failure["entity"] == "product" and isinstance(given, dict) else None
+        if label is None and record is not None:
+            label = record_label(record)
+        if not label:
+            label = failure["entity"] if failure["entity"] == "import" else str(failure.get("id") or "")
+        return Failure("commit", line, label, failure["details"], failure.get("id"), record)
 
 
 # -- the command ------------------------------------------------------------------------------------------
@@ -570,7 +608,7 @@ def check_file(path: Path, options: PushOptions, console: Console) -> int:
             f"{path.name}: {lines} cannot be read as records, so nothing was pushed; fix the file and run "
             "again.\n" + "\n".join(listed)
         )
-    if not rows and not options.import_id:
+    if not rows and not options.import_id and not options.retry_of:
         raise InputError(f"{path.name} holds no records; nothing to import")
     return rows
 
@@ -594,6 +632,8 @@ def counted(count: int, one: str, many: str) -> str:
 def summary(outcome: PushOutcome, options: PushOptions, console: Console) -> None:
     """Print what happened to the import, then the failures table."""
     table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+    if options.retry_of:
+        table.add_row("pushed again", f"{outcome.retried} (the retry of {options.retry_of})")
     table.add_row("records in the file", str(outcome.rows))
     pushed = counted(outcome.staged, "product", "products")
     if outcome.categories:
@@ -644,7 +684,7 @@ def summary(outcome: PushOutcome, options: PushOptions, console: Console) -> Non
             inside = path.split(".", 2)[2] if isinstance(path, str) and path.count(".") >= 2 else None
             failures.add_row(
                 Text(str(failure.line) if failure.line is not None else ""),
-                Text(failure.record),
+                Text(failure.label),
                 Text(failure.stage),
                 Text("\n".join(codes)),
                 Text(f"{inside}: {message}" if inside else message),
@@ -672,31 +712,43 @@ async def push_command(
     url: str,
     client_id: str,
     client_secret: str,
-    path: Path,
+    path: Path | None,
     options: PushOptions,
     *,
     console: Console,
     progress_console: Console,
 ) -> PushOutcome:
-    """Push ``path`` (checked with ``check_file`` first, unless it is known to be good) to the server at
-    ``url`` and print the summary. Raises ``InputError`` for a file that cannot be read, ``UsageError`` for
-    options that cannot be used, ``CatalogImportError`` and ``httpx.HTTPError`` when the server fails the
-    run."""
-    with (
-        open_report(options.failures_file) as report,
-        RecordFile(path, options.file_format, delimiter=options.delimiter) as source,
-    ):
+    """Push ``path`` (checked with ``check_file`` first, unless it is known to be good; none with
+    ``--retry``) to the server at ``url`` and print the summary. Raises ``InputError`` for a file that
+    cannot be read, ``UsageError`` for options that cannot be used, ``CatalogImportError`` and
+    ``httpx.HTTPError`` when the server fails the run."""
+    with contextlib.ExitStack() as files:
+        report = files.enter_context(open_report(options.failures_file))
+        source = None
+        if path is not None:
+            source = files.enter_context(RecordFile(path, options.file_format, delimiter=options.delimiter))
         async with AsyncCatalogImportClient(url, client_id, client_secret) as client:
             outcome = await FilePush(client, source, options, progress_console, report).run()
     summary(outcome, options, console)
     return outcome
 
 
-def run_push(url: str, client_id: str, client_secret: str, path: Path, options: PushOptions) -> int:
+def check_options(path: Path | None, options: PushOptions) -> None:
+    """A file, or ``--retry`` (with a file of corrections or without); never both ``--retry`` and
+    ``--import-id``."""
+    if options.retry_of and options.import_id:
+        raise UsageError("--retry starts an import of its own: it cannot push into --import-id")
+    if path is None and not options.retry_of:
+        raise UsageError("give a FILE of products to push, or --retry IMPORT_ID")
+
+
+def run_push(url: str, client_id: str, client_secret: str, path: Path | None, options: PushOptions) -> int:
     """``catalog-import push``: the exit code (see ``EXIT_CODES_HELP``)."""
     console, errors = Console(), Console(stderr=True)
     try:
-        check_file(path, options, errors)
+        check_options(path, options)
+        if path is not None:
+            check_file(path, options, errors)
         outcome = asyncio.run(
             push_command(
                 url, client_id, client_secret, path, options, console=console, progress_console=errors

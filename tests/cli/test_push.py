@@ -16,7 +16,7 @@ from catalog_import.cli import app
 from catalog_import.config import Settings
 from tests.factories import product
 from tests.live import CLIENT_ID, CLIENT_SECRET, live_get, serve_process
-from tests.media.servers import LoopbackServer
+from tests.media.servers import LoopbackServer, Reply
 
 
 def push(url: str, *args: str, secret: str = CLIENT_SECRET) -> Result:
@@ -44,7 +44,14 @@ def failures_table(output: str) -> list[tuple[str, str, str, str]]:
 
 def summary(output: str) -> dict[str, str]:
     """The summary's figures: ``{"records in the file": "4", "pushed": "…", …}``."""
-    labels = ("records in the file", "pushed", "rejected at push", "written", "failed at commit")
+    labels = (
+        "pushed again",
+        "records in the file",
+        "pushed",
+        "rejected at push",
+        "written",
+        "failed at commit",
+    )
     found = {}
     for text in output.splitlines():
         for label in labels:
@@ -134,10 +141,16 @@ def test_a_jsonl_file_with_failures_in_the_file_at_push_and_at_commit(
     assert "Committing" in result.stderr
 
     reported = [json.loads(line) for line in (tmp_path / "f.jsonl").read_text().splitlines()]
-    assert [(failure["stage"], failure["line"], failure["record"]) for failure in reported] == [
+    assert [(failure["stage"], failure["line"], failure["label"]) for failure in reported] == [
         ("push", 4, "JL-3"),
         ("push", 6, "JL-5"),
         ("commit", 5, "JL-4"),
+    ]
+    # Each with its record as it was pushed, so that the file can be corrected and pushed again.
+    assert [failure["record"] for failure in reported] == [
+        product("JL-3", prices=[{"currency": "ZZZ", "gross": 1, "net": 1}]),
+        product("JL-5", stock="many"),
+        product("JL-4", media=[{"url": missing}]),
     ]
     assert reported[0]["details"][0]["path"] == "products.0.prices.0.currency"
     assert reported[2]["id"] is not None
@@ -150,6 +163,80 @@ def test_a_jsonl_file_with_failures_in_the_file_at_push_and_at_commit(
     assert [(media["sourceUrl"], media["mimeType"]) for media in written["media"]] == [(picture, "image/png")]
     assert catalog.product("JL-6") is not None
     assert [catalog.product(number) for number in ("JL-3", "JL-4", "JL-5")] == [None, None, None]
+
+
+def test_a_failures_file_is_pushed_again_as_it_is(live_server: str, tmp_path: Path) -> None:
+    with LoopbackServer() as pictures:
+        late = pictures.serve("/late.png", Reply(status=404), Reply(body=pictures.png("/late.png")))
+        path = write_jsonl(
+            tmp_path / "products.jsonl", [product("FF-1"), product("FF-2", media=[{"url": late}])]
+        )
+        first = push(live_server, str(path), "--failures-file", str(tmp_path / "failed.jsonl"))
+        (tmp_path / "failed.jsonl").write_text(
+            (tmp_path / "failed.jsonl").read_text()
+            + json.dumps(
+                {"stage": "file", "line": 9, "label": "X", "id": None, "details": [], "record": None}
+            )
+            + "\n"
+        )
+
+        again = push(live_server, str(tmp_path / "failed.jsonl"))
+
+    assert first.exit_code == 1, first.output
+    assert again.exit_code == 1, again.output
+    assert summary(again.stdout)["pushed"] == "1 product"
+    assert failures_table(again.stdout) == [("2", "X", "file", "INVALID_ROW")]
+    assert "a failure at file without a record to push again" in again.stdout
+    written = Catalog(live_server).product("FF-2")
+    assert written is not None and [media["sourceUrl"] for media in written["media"]] == [late]
+
+
+def test_retry_pushes_the_failed_records_again_with_corrections(live_server: str, tmp_path: Path) -> None:
+    with LoopbackServer() as pictures:
+        gone, here = pictures.url("/gone.png"), pictures.image("/here.png")
+        path = write_jsonl(
+            tmp_path / "products.jsonl",
+            [product("RT-1"), product("RT-2", media=[{"url": gone}]), product("RT-3", media=[{"url": gone}])],
+        )
+        first = push(live_server, str(path))
+        first_id = import_id_in(first.stdout)
+        fixed = write_jsonl(tmp_path / "fixed.jsonl", [product("RT-3", media=[{"url": here}])])
+
+        retried = push(
+            live_server, "--retry", first_id, str(fixed), "--failures-file", str(tmp_path / "f.jsonl")
+        )
+
+    assert first.exit_code == 1, first.output
+    assert retried.exit_code == 1, retried.output
+    retry_id = import_id_in(retried.stdout)
+    assert f"the retry of {first_id}, with 2 of its records again" in retried.stderr
+    assert summary(retried.stdout)["pushed"] == "1 product"
+    assert summary(retried.stdout)["pushed again"] == f"2 (the retry of {first_id})"
+    assert failures_table(retried.stdout) == [("", "RT-2", "commit", "MEDIA_DOWNLOAD_FAILED NESTED_FAILED")]
+    [reported] = [json.loads(line) for line in (tmp_path / "f.jsonl").read_text().splitlines()]
+    assert (reported["line"], reported["record"]) == (None, product("RT-2", media=[{"url": gone}]))
+    catalog = Catalog(live_server)
+    assert catalog.status(retry_id)["retryOf"] == first_id
+    written = catalog.product("RT-3")
+    assert written is not None and [media["sourceUrl"] for media in written["media"]] == [here]
+
+
+def test_retry_options_that_cannot_be_used_exit_2(live_server: str, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "products.jsonl", [product("OPT-1")])
+    done = push(live_server, str(path))
+
+    nothing = push(live_server, "--retry", import_id_in(done.stdout))
+    both = push(live_server, str(path), "--retry", import_id_in(done.stdout), "--import-id", "0" * 32)
+    neither = push(live_server)
+    unknown = push(live_server, "--retry", "0190aaaa000070008000000000000000")
+
+    assert done.exit_code == 0, done.output
+    assert nothing.exit_code == 2, nothing.output
+    assert "no failed or skipped root records" in nothing.stderr
+    assert both.exit_code == 2 and "cannot push into --import-id" in both.stderr
+    assert neither.exit_code == 2 and "give a FILE of products to push, or --retry" in neither.stderr
+    assert unknown.exit_code == 2 and "this integration has no such import" in unknown.stderr
+    assert len(Catalog(live_server).imports()) == 1
 
 
 def test_skip_failed_media_writes_the_product_without_its_missing_picture(
