@@ -3,8 +3,8 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
-from pydantic import StringConstraints
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import AwareDatetime, StringConstraints
 
 from catalog_import.auth.dependencies import IntegrationId
 from catalog_import.catalog import schemas, service
@@ -24,6 +24,25 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 LISTED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 
 
+def listing(
+    limit: Limit = 100,
+    cursor: str | None = None,
+    updated_since: Annotated[
+        AwareDatetime | None,
+        Query(
+            alias="updatedSince",
+            description="Only what was updated at or after this time (ISO 8601 with its offset), listed in "
+            "`(updatedAt, id)` order: what changed since a sync. To read what one import changed, pass its "
+            "`commitTime`.",
+        ),
+    ] = None,
+) -> service.Listing:
+    return service.Listing(limit, cursor, updated_since)
+
+
+Listed = Annotated[service.Listing, Depends(listing)]
+
+
 @router.get("/products/{product_id}", operation_id="get_product", responses=NOT_FOUND)
 async def get_product(
     product_id: Annotated[uuid.UUID, Path()], session: Session, _: IntegrationId
@@ -35,11 +54,10 @@ async def get_product(
 async def list_products(
     session: Session,
     _: IntegrationId,
+    listed: Listed,
     product_number: Annotated[Key | None, Query(alias="productNumber")] = None,
-    limit: Limit = 100,
-    cursor: str | None = None,
 ) -> Page[schemas.ProductView]:
-    return await service.list_products(session, product_number, cursor, limit)
+    return await service.list_products(session, product_number, listed)
 
 
 @router.get("/categories/{category_id}", operation_id="get_category", responses=NOT_FOUND)
@@ -53,13 +71,12 @@ async def get_category(
 async def list_categories(
     session: Session,
     _: IntegrationId,
+    listed: Listed,
     path: Annotated[
         list[Key] | None, Query(description="The category's path, one name per parameter")
     ] = None,
-    limit: Limit = 100,
-    cursor: str | None = None,
 ) -> Page[schemas.CategoryView]:
-    return await service.list_categories(session, path, cursor, limit)
+    return await service.list_categories(session, path, listed)
 
 
 @router.get("/media/{media_id}", operation_id="get_media", responses=NOT_FOUND)
@@ -73,11 +90,10 @@ async def get_media(
 async def list_media(
     session: Session,
     _: IntegrationId,
+    listed: Listed,
     url: Annotated[Key | None, Query(description="Media imported from this source URL")] = None,
-    limit: Limit = 100,
-    cursor: str | None = None,
 ) -> Page[schemas.MediaView]:
-    return await service.list_media(session, url, cursor, limit)
+    return await service.list_media(session, url, listed)
 
 
 @router.get("/taxes", operation_id="list_taxes", responses=LISTED)

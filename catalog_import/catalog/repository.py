@@ -3,9 +3,11 @@
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.models import (
@@ -24,23 +26,44 @@ from catalog_import.models import (
 )
 from catalog_import.resolvers.category import path_key
 
+S = TypeVar("S", bound=Select[Any])
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """Which page of a catalog list to read: ``limit`` entities in id order after ``after``; or, with
+    ``updated_since``, the entities updated at or after it, in ``(updated_at, id)`` order after
+    ``updated_after`` (served by the ``(updated_at, id)`` index of each table)."""
+
+    limit: int = 100
+    after: uuid.UUID | None = None
+    updated_since: datetime | None = None
+    updated_after: tuple[datetime, uuid.UUID] | None = None
+
+    def of(self, statement: S, entity: type[Product] | type[Category] | type[Media]) -> S:
+        if self.updated_since is None:
+            if self.after is not None:
+                statement = statement.where(entity.id > self.after)
+            return statement.order_by(entity.id).limit(self.limit)
+        statement = statement.where(entity.updated_at >= self.updated_since)
+        if self.updated_after is not None:
+            statement = statement.where(tuple_(entity.updated_at, entity.id) > tuple_(*self.updated_after))
+        return statement.order_by(entity.updated_at, entity.id).limit(self.limit)
+
 
 class CatalogRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def products(
-        self, *, ids: Sequence[uuid.UUID] | None = None, product_number: str | None = None,
-        after: uuid.UUID | None = None, limit: int = 100,
+        self, page: ListPage, *, ids: Sequence[uuid.UUID] | None = None, product_number: str | None = None,
     ) -> Sequence[Product]:  # fmt: skip
         statement = select(Product)
         if ids is not None:
             statement = statement.where(Product.id.in_(ids))
         if product_number is not None:
             statement = statement.where(Product.product_number == product_number)
-        if after is not None:
-            statement = statement.where(Product.id > after)
-        return (await self.session.scalars(statement.order_by(Product.id).limit(limit))).all()
+        return (await self.session.scalars(page.of(statement, Product))).all()
 
     async def taxes_by_id(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Tax]:
         return {tax.id: tax for tax in await self.session.scalars(select(Tax).where(Tax.id.in_(ids)))}
@@ -104,8 +127,7 @@ class CatalogRepository:
         return variants
 
     async def categories(
-        self, *, category_id: uuid.UUID | None = None, path: Sequence[str] | None = None,
-        after: uuid.UUID | None = None, limit: int = 100,
+        self, page: ListPage, *, category_id: uuid.UUID | None = None, path: Sequence[str] | None = None,
     ) -> list[tuple[Category, int]]:  # fmt: skip
         product_count = (
             select(func.count())
@@ -118,23 +140,18 @@ class CatalogRepository:
             statement = statement.where(Category.id == category_id)
         if path:
             statement = statement.where(Category.path_key == path_key(path))
-        if after is not None:
-            statement = statement.where(Category.id > after)
-        result = await self.session.execute(statement.order_by(Category.id).limit(limit))
+        result = await self.session.execute(page.of(statement, Category))
         return [(category, count) for category, count in result]
 
     async def media(
-        self, *, media_id: uuid.UUID | None = None, url: str | None = None,
-        after: uuid.UUID | None = None, limit: int = 100,
+        self, page: ListPage, *, media_id: uuid.UUID | None = None, url: str | None = None,
     ) -> Sequence[Media]:  # fmt: skip
         statement = select(Media)
         if media_id is not None:
             statement = statement.where(Media.id == media_id)
         if url is not None:
             statement = statement.where(Media.source_url == url)
-        if after is not None:
-            statement = statement.where(Media.id > after)
-        return (await self.session.scalars(statement.order_by(Media.id).limit(limit))).all()
+        return (await self.session.scalars(page.of(statement, Media))).all()
 
     async def taxes(self, *, after: uuid.UUID | None, limit: int) -> Sequence[Tax]:
         statement = select(Tax)

@@ -2,19 +2,31 @@
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.catalog import schemas
-from catalog_import.catalog.repository import CatalogRepository
+from catalog_import.catalog.repository import CatalogRepository, ListPage
 from catalog_import.custom_entities.repository import CustomEntityRepository
 from catalog_import.custom_entities.schemas import record_item
 from catalog_import.errors import NotFound
 from catalog_import.models import Media, Product, ProductOption, ProductProperty
-from catalog_import.pagination import encode_cursor, id_after
+from catalog_import.pagination import encode_cursor, id_after, time_after, time_cursor
 from catalog_import.schemas import Page
+
+
+class Changed(Protocol):
+    """An entity of a catalog list: what its cursor is made of."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def updated_at(self) -> datetime: ...
 
 
 def media_view(media: Media) -> schemas.MediaView:
@@ -30,6 +42,8 @@ def media_view(media: Media) -> schemas.MediaView:
         size=media.size,
         sha256=media.sha256,
         folder=schemas.FolderView(id=media.folder.id, path=media.folder.path) if media.folder else None,
+        created_at=media.created_at,
+        updated_at=media.updated_at,
     )
 
 
@@ -99,23 +113,50 @@ async def product_views(session: AsyncSession, products: Sequence[Product]) -> l
     return views
 
 
+ONE = ListPage(limit=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """How a catalog list is asked for: a page of ``limit`` from ``cursor``, in id order, or with
+    ``updated_since`` in the order the entities changed (CONTRACT §9.6)."""
+
+    limit: int
+    cursor: str | None = None
+    updated_since: datetime | None = None
+
+    def page(self) -> ListPage:
+        """One entity more than the page holds: whether there is a next page."""
+        if self.updated_since is None:
+            return ListPage(self.limit + 1, after=id_after(self.cursor))
+        return ListPage(
+            self.limit + 1, updated_since=self.updated_since, updated_after=time_after(self.cursor)
+        )
+
+    def next_cursor(self, found: Sequence[Changed]) -> str | None:
+        """The cursor after the page's last entity, when ``found`` (one more than the page) holds more."""
+        if len(found) <= self.limit:
+            return None
+        last = found[self.limit - 1]
+        if self.updated_since is None:
+            return encode_cursor(last.id.hex)
+        return time_cursor(last.updated_at, last.id)
+
+
 async def get_product(session: AsyncSession, product_id: uuid.UUID) -> schemas.ProductView:
-    products = await CatalogRepository(session).products(ids=[product_id], limit=1)
+    products = await CatalogRepository(session).products(ONE, ids=[product_id])
     if not products:
         raise NotFound("Product not found", code="PRODUCT_NOT_FOUND")
     return (await product_views(session, products))[0]
 
 
 async def list_products(
-    session: AsyncSession, product_number: str | None, cursor: str | None, limit: int
+    session: AsyncSession, product_number: str | None, listing: Listing
 ) -> Page[schemas.ProductView]:
-    products = await CatalogRepository(session).products(
-        product_number=product_number, after=id_after(cursor), limit=limit + 1
-    )
-    page = list(products[:limit])
+    products = await CatalogRepository(session).products(listing.page(), product_number=product_number)
     return Page[schemas.ProductView](
-        items=await product_views(session, page),
-        next_cursor=encode_cursor(page[-1].id.hex) if len(products) > limit else None,
+        items=await product_views(session, list(products[: listing.limit])),
+        next_cursor=listing.next_cursor(products),
     )
 
 
@@ -123,45 +164,44 @@ def category_view(category_and_count: tuple[object, int]) -> schemas.CategoryVie
     category, count = category_and_count
     return schemas.CategoryView.model_validate(
         {
-            **{k: getattr(category, k) for k in ("id", "name", "parent_id", "path", "active")},
+            **{
+                k: getattr(category, k)
+                for k in ("id", "name", "parent_id", "path", "active", "created_at", "updated_at")
+            },
             "product_count": count,
         }
     )
 
 
 async def get_category(session: AsyncSession, category_id: uuid.UUID) -> schemas.CategoryView:
-    found = await CatalogRepository(session).categories(category_id=category_id, limit=1)
+    found = await CatalogRepository(session).categories(ONE, category_id=category_id)
     if not found:
         raise NotFound("Category not found", code="CATEGORY_NOT_FOUND")
     return category_view(found[0])
 
 
 async def list_categories(
-    session: AsyncSession, path: list[str] | None, cursor: str | None, limit: int
+    session: AsyncSession, path: list[str] | None, listing: Listing
 ) -> Page[schemas.CategoryView]:
-    found = await CatalogRepository(session).categories(path=path, after=id_after(cursor), limit=limit + 1)
-    page = found[:limit]
+    found = await CatalogRepository(session).categories(listing.page(), path=path)
     return Page[schemas.CategoryView](
-        items=[category_view(item) for item in page],
-        next_cursor=encode_cursor(page[-1][0].id.hex) if len(found) > limit else None,
+        items=[category_view(item) for item in found[: listing.limit]],
+        next_cursor=listing.next_cursor([category for category, _ in found]),
     )
 
 
 async def get_media(session: AsyncSession, media_id: uuid.UUID) -> schemas.MediaView:
-    found = await CatalogRepository(session).media(media_id=media_id, limit=1)
+    found = await CatalogRepository(session).media(ONE, media_id=media_id)
     if not found:
         raise NotFound("Media not found", code="MEDIA_NOT_FOUND")
     return media_view(found[0])
 
 
-async def list_media(
-    session: AsyncSession, url: str | None, cursor: str | None, limit: int
-) -> Page[schemas.MediaView]:
-    found = await CatalogRepository(session).media(url=url, after=id_after(cursor), limit=limit + 1)
-    page = list(found[:limit])
+async def list_media(session: AsyncSession, url: str | None, listing: Listing) -> Page[schemas.MediaView]:
+    found = await CatalogRepository(session).media(listing.page(), url=url)
     return Page[schemas.MediaView](
-        items=[media_view(item) for item in page],
-        next_cursor=encode_cursor(page[-1].id.hex) if len(found) > limit else None,
+        items=[media_view(item) for item in found[: listing.limit]],
+        next_cursor=listing.next_cursor(found),
     )
 
 

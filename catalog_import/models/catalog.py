@@ -54,6 +54,7 @@ class Category(Base):
     __table_args__ = (
         UniqueConstraint("parent_id", "name", postgresql_nulls_not_distinct=True),
         Index("ix_categories_parent_id", "parent_id"),
+        Index("ix_categories_updated_at_id", "updated_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -87,6 +88,7 @@ class Media(Base):
     __table_args__ = (
         Index("uq_media_source_url", "source_url", unique=True),
         Index("ix_media_folder_id", "folder_id"),
+        Index("ix_media_updated_at_id", "updated_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -110,6 +112,7 @@ class Product(Base):
     __table_args__ = (
         Index("ix_products_parent_id", "parent_id"),
         Index("ix_products_tax_id", "tax_id"),
+        Index("ix_products_updated_at_id", "updated_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

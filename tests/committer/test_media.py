@@ -209,8 +209,14 @@ class TestDownloadedMedia:
         front, side = await self.import_shoe(api, server)
 
         for view in (front, side):
-            expected = {**{k: v for k, v in view.items() if k != "position"}, "folder": None}
-            assert await get_ok(api, f"/api/catalog/media/{view['id']}") == expected
+            media = await get_ok(api, f"/api/catalog/media/{view['id']}")
+            expected = {
+                **{k: v for k, v in view.items() if k != "position"},
+                "folder": None,
+                "createdAt": media["createdAt"],
+                "updatedAt": media["createdAt"],
+            }
+            assert media == expected
             assert await get_ok(api, "/api/catalog/media", url=view["sourceUrl"]) == {
                 "items": [expected],
                 "nextCursor": None,
@@ -623,10 +629,9 @@ class TestRootMediaRecords:
         assert status["totals"]["media"] == by_id["totals"]["media"] == 1
         (after,) = (await api.product("TITLED"))["media"]
         assert after == {**before, "title": "Newer", "alt": "New alt"}
-        assert await get_ok(api, f"/api/catalog/media/{before['id']}") == {
-            **{k: v for k, v in after.items() if k != "position"},
-            "folder": None,
-        }
+        media = await get_ok(api, f"/api/catalog/media/{before['id']}")
+        assert media.pop("updatedAt") > media.pop("createdAt")
+        assert media == {**{k: v for k, v in after.items() if k != "position"}, "folder": None}
         assert server.requests("/root.png") == 1
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import BigInteger, TextClause, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,6 +54,32 @@ with warnings only they were skipped (media while URL upload is disabled)."""
 def batch_sql(statement: str) -> TextClause:
     """A statement over the batch: ``:ids`` is the array of the batch's staged record ids."""
     return text(statement).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+
+
+def touching_products(statement: str) -> str:
+    """``statement``, which returns as ``product_id`` the products whose prices or links it changed, and
+    then those products' ``updated_at`` set to now unless this transaction set it already: a product's
+    ``updatedAt`` tells when anything its view shows of its own changed (``updatedSince``, CONTRACT
+    §9.6), and what changes nothing touches nothing."""
+    return f"""
+WITH changed AS ({statement})
+UPDATE products p SET updated_at = now()
+FROM (SELECT DISTINCT product_id FROM changed) AS c
+WHERE p.id = c.product_id AND p.updated_at < now()
+"""
+
+
+TOUCH_PRODUCTS = """
+UPDATE products SET updated_at = now() WHERE id = ANY(:products) AND updated_at < now()
+"""
+
+
+async def touch_products(session: AsyncSession, product_ids: Sequence[uuid.UUID]) -> None:
+    """What ``touching_products`` does, for a writer of another level whose statement may change no
+    product at all: only then, and only those, so that such a level takes no lock on ``products``."""
+    if product_ids:
+        statement = text(TOUCH_PRODUCTS).bindparams(bindparam("products", type_=ARRAY(UUID(as_uuid=True))))
+        await session.execute(statement, {"products": list(product_ids)})
 
 
 async def rows(session: AsyncSession, statement: str, ids: Iterable[int]) -> Sequence[Any]:

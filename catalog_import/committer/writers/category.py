@@ -16,6 +16,7 @@ from catalog_import.committer.writers.base import (
     problems_by_record,
     rows,
     run,
+    touch_products,
 )
 
 CHECKS = """
@@ -91,7 +92,8 @@ WITH RECURSIVE changed(id) AS (
   UNION ALL
     SELECT c.id, tree.path || c.name FROM categories c JOIN tree ON c.parent_id = tree.id
 )
-UPDATE categories c SET path = tree.path, path_key = array_to_string(tree.path, E'\\x1f')
+UPDATE categories c
+SET path = tree.path, path_key = array_to_string(tree.path, E'\\x1f'), updated_at = now()
 FROM tree WHERE c.id = tree.id AND c.path IS DISTINCT FROM tree.path
 """
 
@@ -103,6 +105,7 @@ CROSS JOIN LATERAL jsonb_array_elements_text(r.payload->'productIds') AS listed(
 JOIN products p ON p.id = listed.product_id::uuid
 WHERE r.record_id = ANY(:ids)
 ON CONFLICT DO NOTHING
+RETURNING product_id
 """
 
 
@@ -142,5 +145,5 @@ async def write_category_batch(session: AsyncSession, records: Sequence[ClaimedR
         if await session.scalar(text(CYCLES).bindparams(moved_param), {"moved": moved}):
             raise MovesFormCycle()
         await session.execute(text(REPATH).bindparams(moved_param), {"moved": moved})
-    await run(session, ASSIGN_PRODUCTS, ids)
+    await touch_products(session, [row[0] for row in await rows(session, ASSIGN_PRODUCTS, ids)])
     return problems

@@ -17,6 +17,7 @@ from catalog_import.committer.writers.base import (
     problems_by_record,
     rows,
     run,
+    touching_products,
 )
 
 CHECKS = """
@@ -54,7 +55,7 @@ WHERE r.record_id = ANY(:ids) AND c.id = r.entity_id
 
 # The records a product of the batch names in ``customEntityIds`` replace its links to other records of
 # the same entity when that entity allows one per product.
-DROP_REPLACED_LINKS = """
+DROP_REPLACED_LINKS = touching_products("""
 DELETE FROM product_custom_entities l
 USING import_records r, custom_entity_records old, custom_entity_types t
 WHERE r.record_id = ANY(:ids) AND r.payload ? 'customEntityIds' AND l.product_id = r.entity_id
@@ -64,9 +65,10 @@ WHERE r.record_id = ANY(:ids) AND r.payload ? 'customEntityIds' AND l.product_id
       SELECT 1 FROM jsonb_array_elements_text(r.payload->'customEntityIds') AS listed(record_hex)
       JOIN custom_entity_records n ON n.id = listed.record_hex::uuid
       WHERE n.type_name = old.type_name)
-"""
+RETURNING l.product_id
+""")
 
-LINKS = """
+LINKS = touching_products("""
 INSERT INTO product_custom_entities (product_id, record_id)
 SELECT r.entity_id, c.id
 FROM import_records r
@@ -74,7 +76,8 @@ CROSS JOIN LATERAL jsonb_array_elements_text(r.payload->'customEntityIds') AS li
 JOIN custom_entity_records c ON c.id = listed.record_hex::uuid
 WHERE r.record_id = ANY(:ids)
 ON CONFLICT DO NOTHING
-"""
+RETURNING product_id
+""")
 
 
 async def write_custom_entities(

@@ -20,6 +20,7 @@ from catalog_import.committer.writers.base import (
     problems_by_record,
     rows,
     run,
+    touching_products,
 )
 from catalog_import.committer.writers.custom import link_custom_entities
 from catalog_import.models import in_done_batch
@@ -149,6 +150,7 @@ JOIN property_groups g ON g.name = split_part(named.key, chr(31), 1)
 JOIN property_options o ON o.group_id = g.id AND o.name = split_part(named.key, chr(31), 2)
 WHERE r.record_id = ANY(:ids)
 ON CONFLICT DO NOTHING
+RETURNING product_id
 """
 
 
@@ -165,17 +167,18 @@ WHERE r.record_id = ANY(:ids)
 """
 
 
-PROPERTIES = option_links("properties", "product_properties")
-OPTIONS = option_links("options", "product_options")
+PROPERTIES = touching_products(option_links("properties", "product_properties"))
+OPTIONS = touching_products(option_links("options", "product_options"))
 
 # Options given to a variant replace those it had.
-DROP_OTHER_OPTIONS = """
+DROP_OTHER_OPTIONS = touching_products("""
 DELETE FROM product_options po
 USING import_records r, property_options o, property_groups g
 WHERE r.record_id = ANY(:ids) AND r.payload ? 'options' AND po.product_id = r.entity_id
   AND o.id = po.option_id AND g.id = o.group_id
   AND NOT r.payload->'options' ? (g.name || chr(31) || o.name)
-"""
+RETURNING po.product_id
+""")
 
 # Links and prices of products the batch created cannot conflict with rows of their own: they are inserted
 # without the conflict check each row would otherwise pay. Those of other products are upserted.
@@ -188,12 +191,13 @@ WHERE r.record_id = ANY(:ids)
 
 NEW_PRICES = f"INSERT INTO product_prices (product_id, currency_id, gross, net, linked) {PRICE_ROWS}"
 
-PRICES = f"""
+PRICES = touching_products(f"""
 INSERT INTO product_prices AS pp (product_id, currency_id, gross, net, linked) {PRICE_ROWS}
 ON CONFLICT (product_id, currency_id) DO UPDATE
 SET gross = excluded.gross, net = excluded.net, linked = excluded.linked
 WHERE (pp.gross, pp.net, pp.linked) IS DISTINCT FROM (excluded.gross, excluded.net, excluded.linked)
-"""
+RETURNING product_id
+""")
 
 CATEGORY_ROWS = """
 SELECT r.entity_id, listed.category_id::uuid
@@ -204,11 +208,11 @@ WHERE r.record_id = ANY(:ids)
 
 NEW_CATEGORIES = f"INSERT INTO product_categories (product_id, category_id) {CATEGORY_ROWS}"
 
-CATEGORIES = f"{NEW_CATEGORIES} ON CONFLICT DO NOTHING"
+CATEGORIES = touching_products(f"{NEW_CATEGORIES} ON CONFLICT DO NOTHING RETURNING product_id")
 
 # Categories of the same import that list these products and were written before them (a category and
 # a product that name each other are ordered product-after-category; the category's side is added here).
-LISTED_BY_CATEGORIES = f"""
+LISTED_BY_CATEGORIES = touching_products(f"""
 WITH batch AS (
     SELECT import_id, replace(entity_id::text, '-', '') AS product_hex, entity_id
     FROM import_records WHERE record_id = ANY(:ids)
@@ -224,7 +228,8 @@ WHERE c.import_id = (SELECT import_id FROM batch LIMIT 1) AND c.entity = 'catego
       SELECT 1 FROM import_record_outcomes o
       WHERE o.record_id = c.record_id AND o.state IN ('failed', 'skipped'))
 ON CONFLICT DO NOTHING
-"""
+RETURNING product_id
+""")
 
 MEDIA_ROWS = """
 SELECT r.entity_id, m.id, listed.position - 1
@@ -238,11 +243,12 @@ WHERE r.record_id = ANY(:ids)
 
 NEW_MEDIA = f"INSERT INTO product_media (product_id, media_id, position) {MEDIA_ROWS}"
 
-MEDIA = f"""
+MEDIA = touching_products(f"""
 INSERT INTO product_media AS pm (product_id, media_id, position) {MEDIA_ROWS}
 ON CONFLICT (product_id, media_id) DO UPDATE SET position = excluded.position
 WHERE pm.position IS DISTINCT FROM excluded.position
-"""
+RETURNING product_id
+""")
 
 
 async def adopt_or_refuse_taken_numbers(session: AsyncSession, records: Sequence[ClaimedRecord]) -> Problems:
