@@ -59,8 +59,6 @@ class MediaView(MediaFile):
     """A media read on its own, with the folder it is in."""
 
     folder: FolderView | None
-    created_at: Timestamp
-    updated_at: Timestamp
 
 
 class ProductMediaView(MediaFile):
@@ -100,5 +98,3 @@ class CategoryView(ApiModel):
     path: list[str]
     active: bool
     product_count: int
-    created_at: Timestamp
-    updated_at: Timestamp

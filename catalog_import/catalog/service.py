@@ -42,8 +42,6 @@ def media_view(media: Media) -> schemas.MediaView:
         size=media.size,
         sha256=media.sha256,
         folder=schemas.FolderView(id=media.folder.id, path=media.folder.path) if media.folder else None,
-        created_at=media.created_at,
-        updated_at=media.updated_at,
     )
 
 
@@ -164,10 +162,7 @@ def category_view(category_and_count: tuple[object, int]) -> schemas.CategoryVie
     category, count = category_and_count
     return schemas.CategoryView.model_validate(
         {
-            **{
-                k: getattr(category, k)
-                for k in ("id", "name", "parent_id", "path", "active", "created_at", "updated_at")
-            },
+            **{k: getattr(category, k) for k in ("id", "name", "parent_id", "path", "active")},
             "product_count": count,
         }
     )
