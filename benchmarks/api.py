@@ -77,6 +77,9 @@ class ApiClient:
     async def commit(self, import_id: uuid.UUID) -> None:
         await self.call("POST", f"/api/import/{import_id.hex}/commit", expect=204)
 
+    async def validate(self, import_id: uuid.UUID) -> None:
+        await self.call("POST", f"/api/import/{import_id.hex}/validate", expect=204)
+
     async def status(self, import_id: uuid.UUID) -> dict[str, Any]:
         answer: dict[str, Any] = await self.call("GET", f"/api/import/{import_id.hex}/status")
         return answer

@@ -4,8 +4,9 @@ servers, reported against the targets P1–P9.
 
     .venv/bin/python -m benchmarks [--products N] [--peer-products N] [--batch-size B]
                                    [--database-url URL] [--redis-url URL] [--time-limit SECONDS]
-                                   [--skip-minimal] [--skip-reimport] [--skip-two-workers] [--skip-peer]
-                                   [--skip-media] [--skip-media-downloads] [--no-append]
+                                   [--skip-minimal] [--skip-reimport] [--skip-validation]
+                                   [--skip-two-workers] [--skip-peer] [--skip-media] [--skip-media-downloads]
+                                   [--no-append]
 
 Everything runs on 127.0.0.1: one API process (``catalog-import serve --no-worker``), one and then two
 worker processes (``catalog-import worker``, one job each, two jobs queued per import, so that two
@@ -84,6 +85,8 @@ MEDIA_DOWNLOADS_CONCURRENCY = 16
 
 # Product series: one per import of new products; the re-imports push series 1 again.
 NEW_SERIES, SECOND_SERIES = 1, 2
+# The products of the validated import (validated, then committed).
+VALIDATED_SERIES = 7
 PEER_SERIES = {1: 3, 2: 4}
 # The media commit (M1): workers → the series of its products and of their images.
 MEDIA_COMMIT_SERIES = {2: 5, 1: 6}
@@ -117,6 +120,8 @@ class ImportFigures:
     prepare_seconds: float | None
     status_latencies: list[float]
     written: int | None = None
+    # Validated before the commit: the validation's ``startTime`` → ``endTime``.
+    validation_seconds: float | None = None
 
     @property
     def per_second(self) -> float:
@@ -173,6 +178,7 @@ class Figures:
     new_one: ImportFigures | None = None
     unchanged: ImportFigures | None = None
     changed: ImportFigures | None = None
+    validated: ImportFigures | None = None
     new_two: ImportFigures | None = None
     peer: dict[int, ImportFigures] = field(default_factory=dict)
     downloads: media_downloads.MediaFigures | None = None
@@ -246,10 +252,12 @@ class Run:
         *,
         chunk: int = PUSH_SIZE,
         clients: int = PUSH_CLIENTS,
+        validate: bool = False,
     ) -> ImportFigures:
         """Start an import, push ``count`` products in bodies of ``chunk`` from ``clients`` concurrent
         clients, commit, and poll the status until done. The import must end with ``count`` products
-        written and no failure."""
+        written and no failure. ``validate``: validate it before the commit, and check that the validation
+        found what the commit then does and left the catalog as it was."""
         import_id = await self.api.start(name)
         self.imports.append(import_id)
 
@@ -261,6 +269,7 @@ class Run:
         started = time.perf_counter()
         latencies = await push_bodies(send, range(0, count, chunk), body_from, clients)
         push_seconds = time.perf_counter() - started
+        validation_seconds = await self.validate(import_id, count) if validate else None
         self.sampler.phase = f"{self.figures.phase}: commit"
         await self.api.commit(import_id)
         status, status_latencies = await self.wait_until_done(import_id)
@@ -278,7 +287,24 @@ class Run:
             end_to_end_seconds=(ended - pushed_at).total_seconds(),
             prepare_seconds=None if prepared is None else (prepared - committed).total_seconds(),
             status_latencies=status_latencies,
+            validation_seconds=validation_seconds,
         )
+
+    async def validate(self, import_id: uuid.UUID, count: int) -> float:
+        """Validate the import and wait for the validation: its seconds, by the server's times."""
+        self.sampler.phase = f"{self.figures.phase}: validate"
+        await self.api.validate(import_id)
+        while True:
+            validation = (await self.api.status(import_id))["validation"]
+            if validation["status"] == "done":
+                break
+            await asyncio.sleep(POLL_SECONDS)
+        totals = validation["totals"]
+        if totals["failures"] or validation["failures"] or totals["product"] != count:
+            raise RuntimeError(f"the validation did not find what was expected: {str(validation)[:2000]}")
+        # Nothing of it reached the catalog.
+        await self.check()
+        return (timestamp(validation["endTime"]) - timestamp(validation["startTime"])).total_seconds()
 
     async def wait_until_done(self, import_id: uuid.UUID) -> tuple[dict[str, Any], list[float]]:
         latencies: list[float] = []
@@ -433,6 +459,19 @@ async def run_steps(run: Run, args: argparse.Namespace, image_dir: Path) -> None
         if revised != count:
             raise RuntimeError(f"the changed re-import renamed {revised} products, not {count}")
         console.log(f"  {figures.changed.per_second:,.0f} products/s")
+
+    if not args.skip_validation:
+        run.begin("validated", f"new products, 1 worker: push {count:,}, validate, commit")
+        figures.validated = await run.push_and_commit(
+            "benchmark-validated", count, run.product_bodies(VALIDATED_SERIES, count), validate=True
+        )
+        run.expected.add_products(count, prices=2, with_media=with_media)
+        await run.check()
+        assert figures.validated.validation_seconds is not None
+        console.log(
+            f"  validation {figures.validated.validation_seconds:.1f} s, "
+            f"commit {figures.validated.commit_seconds:.1f} s"
+        )
 
     if not args.skip_two_workers:
         run.begin("starting a worker", "starting a second worker")
@@ -707,7 +746,16 @@ def memory_figures(sampler: ProcessSampler) -> MemoryFigures:
 
 # -- reporting -----------------------------------------------------------------------------------------
 
-SKIPPABLE = ("minimal", "reimport", "two-workers", "peer", "media", "media-downloads", "media-commit")
+SKIPPABLE = (
+    "minimal",
+    "reimport",
+    "validation",
+    "two-workers",
+    "peer",
+    "media",
+    "media-downloads",
+    "media-commit",
+)
 
 
 def verdict(value: float | None, target: float, *, at_least: bool, estimated: bool = False) -> str:
@@ -738,6 +786,32 @@ def import_notes(figures: ImportFigures | None, extra: str = "") -> str:
     if extra:
         parts.append(extra)
     return ", ".join(parts)
+
+
+def validation_row(figures: Figures) -> Row:
+    """V1: a validation (the commit rehearsed and rolled back) against the commit of the same import."""
+    validated = figures.validated
+    seconds = validated.validation_seconds if validated else None
+    ratio = None if validated is None or seconds is None else seconds / validated.commit_seconds
+
+    def cpu(step: str) -> str:
+        shares = {
+            process: spent for (at, process), spent in figures.cpu.items() if at == f"validated: {step}"
+        }
+        workers = sum(spent for process, spent in shares.items() if process.startswith("worker"))
+        return f"workers {workers:.1f}, postgres {shares.get('postgres', 0.0):.1f}"
+
+    return Row(
+        "V1",
+        "validation of new products, 1 worker (rehearsed, rolled back)",
+        show(seconds, "{:,.1f} s"),
+        show(ratio, "{:.2f}× its commit"),
+        "",
+        "",
+        "not measured"
+        if validated is None
+        else f"commit {validated.commit_seconds:.1f} s; CPU s, validate: {cpu('validate')}; commit: {cpu('commit')}",
+    )
 
 
 def rows(figures: Figures) -> list[Row]:
@@ -842,6 +916,8 @@ def rows(figures: Figures) -> list[Row]:
             f"products rewritten {unchanged.written:,}" if unchanged else "",
         )
     )
+
+    table.append(validation_row(figures))
 
     two = figures.new_two
     for code, at, limit in (
@@ -1223,6 +1299,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--skip-reimport", action="store_true", help="no changed and unchanged re-import (P3)"
+    )
+    parser.add_argument(
+        "--skip-validation",
+        action="store_true",
+        help="no validated import (V1: a validation against its commit)",
     )
     parser.add_argument(
         "--skip-two-workers", action="store_true", help="one worker process only (no P2, P5, P8)"

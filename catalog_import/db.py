@@ -6,7 +6,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 # SQLSTATEs of a server that cannot serve the connection: it is shutting down or was stopped by an operator
 # (57P01), crashed (57P02), is starting up or shutting down (57P03), or has no connection left (53300).
@@ -62,6 +68,14 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def joined_session_factory(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``connection`` that join the transaction open on it: a session's own transaction is a
+    savepoint in it, and what the sessions commit is undone if it rolls back."""
+    return async_sessionmaker(
+        bind=connection, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
+    )
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -69,6 +69,13 @@ class ImportNotDone(Conflict):
         super().__init__("Only an import that is done can be retried")
 
 
+class ValidationRunning(Conflict):
+    code = "VALIDATION_RUNNING"
+
+    def __init__(self) -> None:
+        super().__init__("A validation of the import is running: wait until it is done")
+
+
 class NothingToRetry(Conflict):
     code = "NOTHING_TO_RETRY"
 

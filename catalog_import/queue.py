@@ -20,6 +20,7 @@ from redis.exceptions import WatchError
 logger = structlog.get_logger(__name__)
 
 RUN_IMPORT = "run_import"
+VALIDATE_IMPORT = "validate_import"
 
 # What a command raises while Redis is gone: refused or dropped connections, timeouts, and a WATCH whose
 # connection died (redis-py reports that as a WatchError).
@@ -106,6 +107,30 @@ class ImportQueue:
         except REDIS_UNAVAILABLE as exc:
             logger.warning(
                 "import not queued: redis unavailable; the stall check queues it",
+                import_id=import_id.hex,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return False
+        return True
+
+    async def enqueue_validation(
+        self, import_id: uuid.UUID, validation_id: uuid.UUID, *, again: bool = False
+    ) -> bool:
+        """Queue the job of a validation: one, as a rehearsal runs on one connection. ``again`` (a
+        validation whose worker is gone) uses a fresh id. Returns False when Redis cannot be reached; the
+        stall check queues it then."""
+        suffix = f"r{time.time_ns()}" if again else "v"
+        try:
+            await self.pool.enqueue_job(
+                VALIDATE_IMPORT,
+                import_id.hex,
+                validation_id.hex,
+                _job_id=f"validation:{validation_id.hex}:{suffix}",
+                _queue_name=self.queue_name,
+            )
+        except REDIS_UNAVAILABLE as exc:
+            logger.warning(
+                "validation not queued: redis unavailable; the stall check queues it",
                 import_id=import_id.hex,
                 error=f"{type(exc).__name__}: {exc}",
             )

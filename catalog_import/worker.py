@@ -1,5 +1,6 @@
-"""The arq worker: job functions, and beside them the periodic checks (gone workers, stalled imports, the
-purge), the lease renewals and the webhook delivery loop, and the resources the jobs share."""
+"""The arq worker: job functions, and beside them the periodic checks (gone workers, stalled imports and
+validations, the purge), the lease renewals and the webhook delivery loop, and the resources the jobs
+share."""
 
 import asyncio
 import contextlib
@@ -15,15 +16,17 @@ from catalog_import.committer.tasks import (
     CommitRuntime,
     check_period,
     requeue_stalled,
+    requeue_stalled_validations,
     run_import,
     take_over_abandoned,
+    validate_import,
 )
 from catalog_import.config import Settings
 from catalog_import.db import create_engine, create_session_factory
 from catalog_import.imports.tasks import PURGE_EVERY_MINUTES, purge_expired_imports
 from catalog_import.media.services import media_services
 from catalog_import.periodic import Periodic, run_periodically
-from catalog_import.queue import ImportQueue, ReconnectingWorker, redis_settings
+from catalog_import.queue import RUN_IMPORT, VALIDATE_IMPORT, ImportQueue, ReconnectingWorker, redis_settings
 from catalog_import.webhooks.delivery import DeliveryLoop, DeliveryOptions
 
 
@@ -38,6 +41,10 @@ def periodic_checks(settings: Settings, ctx: dict[str, Any]) -> list[Periodic]:
         ),
         Periodic(
             "stall check", check_period(settings.stalled_after_seconds / 3), lambda: requeue_stalled(ctx)
+        ),
+        Periodic(
+            "validation stall check", check_period(settings.stalled_after_seconds / 3),
+            lambda: requeue_stalled_validations(ctx),
         ),
         Periodic("purge", PURGE_EVERY_MINUTES * 60, lambda: purge_expired_imports(ctx)),
     ]  # fmt: skip
@@ -70,6 +77,7 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
             stalled_after_seconds=settings.stalled_after_seconds,
             media=media_services(settings),
             leases=leases,
+            engine=engine,
         )
         ctx["lease_task"] = asyncio.create_task(leases.keep_renewing(), name="lease-renewals")
         # Webhook messages are sent beside the jobs, never in a job's slot or an import's way.
@@ -100,7 +108,10 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
             await ctx["engine"].dispose()
 
     return ReconnectingWorker(
-        functions=[func(run_import, name="run_import", keep_result=0, max_tries=MAX_TRIES + 1)],
+        functions=[
+            func(run_import, name=RUN_IMPORT, keep_result=0, max_tries=MAX_TRIES + 1),
+            func(validate_import, name=VALIDATE_IMPORT, keep_result=0, max_tries=1),
+        ],
         redis_settings=redis_settings(settings.redis_url),
         queue_name=settings.queue_name,
         max_jobs=settings.worker_max_jobs,

@@ -6,12 +6,15 @@ import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog_import.auth.service import create_integration
 from catalog_import.committer.runner import ImportRunner, RunnerOptions
+from catalog_import.committer.validation import Rehearsal
 from catalog_import.config import Settings
 from catalog_import.media.services import MediaServices
+from catalog_import.models import ImportValidation
 
 
 def product(number: str, **fields: Any) -> dict[str, Any]:
@@ -152,6 +155,33 @@ class Api:
     async def commit_and_run(self, import_id: str) -> dict[str, Any]:
         await self.commit(import_id)
         return await self.run(import_id)
+
+    async def validate(self, import_id: str) -> None:
+        response = await self.post(f"/api/import/{import_id}/validate")
+        assert response.status_code == 204, response.text
+
+    async def rehearsal(self, import_id: str, *, media: MediaServices | None = None) -> Rehearsal:
+        """The rehearsal of the import's latest validation, as a worker would run it."""
+        async with self.session_factory() as session:
+            validation_id = await session.scalar(
+                select(ImportValidation.id).where(ImportValidation.import_id == uuid.UUID(import_id))
+            )
+        assert validation_id is not None
+        return Rehearsal(
+            engine=self.session_factory.kw["bind"],
+            session_factory=self.session_factory,
+            options=RunnerOptions(batch_size=50, wait_seconds=0.001),
+            media=media or self.media,
+            import_id=uuid.UUID(import_id),
+            validation_id=validation_id,
+            heartbeat_seconds=1.0,
+        )
+
+    async def validate_and_run(self, import_id: str, *, media: MediaServices | None = None) -> dict[str, Any]:
+        """Validate the import, rehearse it in this process and return the import's status."""
+        await self.validate(import_id)
+        await (await self.rehearsal(import_id, media=media)).run()
+        return await self.status(import_id)
 
     async def import_records(self, body: Any, **config: Any) -> dict[str, Any]:
         """Start, push one body (expecting no errors), commit and run: the final status."""

@@ -62,6 +62,7 @@ from catalog_import.imports.schemas import (
     RecordResult,
     RetryResult,
     Status,
+    Validation,
 )
 
 T = TypeVar("T")
@@ -289,12 +290,17 @@ class AsyncImportSession:
     async def status(self) -> Status:
         return Status.model_validate(await self.client.request("GET", f"/api/import/{self.id}/status"))
 
-    async def failures(self, *, include_records: bool = False, page_size: int = 1000) -> list[Failure]:
+    async def failures(
+        self, *, include_records: bool = False, of_validation: bool = False, page_size: int = 1000
+    ) -> list[Failure]:
         """Every failure of the import, in the order found; ``include_records``: each failure of a root
-        record with that record as it was pushed (``Failure.record``), to correct and push again."""
+        record with that record as it was pushed (``Failure.record``), to correct and push again;
+        ``of_validation``: the failures of the import's latest validation instead."""
         params: dict[str, Any] = {"limit": page_size}
         if include_records:
             params["include"] = "record"
+        if of_validation:
+            params["of"] = "validation"
         failures: list[Failure] = []
         while True:
             page = await self.client.request("GET", f"/api/import/{self.id}/failures", params=params)
@@ -314,6 +320,24 @@ class AsyncImportSession:
             )
         )
         return AsyncImportSession(self.client, answer.import_.id.hex), answer.records
+
+    async def validate(
+        self, *, poll_seconds: float = 0.5, timeout_seconds: float | None = None
+    ) -> Validation:
+        """Rehearse the commit on the workers (every level and check, media downloaded and checked) and
+        roll it back, and wait for what it found: the totals the commit would have and its first 100
+        failures (``failures(of_validation=True)`` gives them all). Nothing reaches the catalog; the import
+        stays open. Raises ``CatalogImportError`` ``VALIDATION_RUNNING``, ``IMPORT_ALREADY_COMMITTED`` or
+        ``IMPORT_CANCELLED``."""
+        await self.client.request("POST", f"/api/import/{self.id}/validate")
+        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+        while True:
+            validation = (await self.status()).validation
+            if validation is not None and validation.status == "done":
+                return validation
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"validation of import {self.id} not done after {timeout_seconds} s")
+            await asyncio.sleep(poll_seconds)
 
     async def done(self, *, poll_seconds: float = 0.5, timeout_seconds: float | None = None) -> Status:
         """Wait until the import is ``done`` (or ``cancelled``) and answer its final status."""
@@ -416,10 +440,21 @@ class ImportSession:
         result: Status = self._run(self._session.status())
         return result
 
-    def failures(self, *, include_records: bool = False, page_size: int = 1000) -> list[Failure]:
+    def failures(
+        self, *, include_records: bool = False, of_validation: bool = False, page_size: int = 1000
+    ) -> list[Failure]:
         """As ``AsyncImportSession.failures``."""
         result: list[Failure] = self._run(
-            self._session.failures(include_records=include_records, page_size=page_size)
+            self._session.failures(
+                include_records=include_records, of_validation=of_validation, page_size=page_size
+            )
+        )
+        return result
+
+    def validate(self, *, poll_seconds: float = 0.5, timeout_seconds: float | None = None) -> Validation:
+        """As ``AsyncImportSession.validate``."""
+        result: Validation = self._run(
+            self._session.validate(poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
         )
         return result
 
@@ -469,6 +504,7 @@ __all__ = [
     "TaxKey",
     "TaxRecord",
     "TaxRef",
+    "Validation",
     "VariantOption",
     "VariantOverride",
 ]

@@ -116,12 +116,18 @@ WHERE t.record_id = s.depends_on AND t.level < s.level
 
 
 async def prepare_import(
-    session: AsyncSession, import_id: uuid.UUID, batch_size: int, media_batch_size: int
+    session: AsyncSession,
+    import_id: uuid.UUID,
+    batch_size: int,
+    media_batch_size: int,
+    *,
+    analyze: bool = True,
 ) -> bool:
     """Prepare the import unless that was done already, cutting its levels into batches of ``batch_size``
     records (media records, which download, in batches of ``media_batch_size`` or a hundredth of their
     level). Runs in the caller's transaction, holding the import's row lock so that a second worker waits
-    and then finds it prepared. Returns False when the import is not (or no longer) importing."""
+    and then finds it prepared. Returns False when the import is not (or no longer) importing. Without
+    ``analyze`` the staged records' statistics are left as they are (the caller took them)."""
     import_ = await session.scalar(
         select(Import)
         .where(Import.id == import_id)
@@ -137,7 +143,8 @@ async def prepare_import(
     # handful of rows and picks nested loops that rescan it once per record.
     # The columns the commit's queries filter and join on only: statistics of the payloads, the widest
     # columns, would take longest and serve no plan.
-    await session.execute(text(ANALYZE_STAGED))
+    if analyze:
+        await session.execute(text(ANALYZE_STAGED))
     await session.execute(text(INITIAL_LEVELS), params)
     if import_.defer_references:
         await resolve_pending_references(session, import_id)

@@ -1,5 +1,5 @@
 """SQL of the workers: claiming the next batch and reading its records, marking it done, the record counts,
-finishing, and the leases that tell a live worker's import from a dead one's."""
+finishing, the leases that tell a live worker's import from a dead one's, and a validation's rehearsal."""
 
 import uuid
 from collections import Counter
@@ -11,16 +11,22 @@ from sqlalchemy import ColumnElement, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_import.committer.writers.base import ClaimedRecord
+from catalog_import.ids import new_id
 from catalog_import.models import (
     DOWNLOADS_SQL,
+    REHEARSAL_STATUS,
     BatchState,
     Import,
     ImportBatch,
+    ImportRecord,
     ImportRecordCount,
     ImportStatus,
+    ImportValidation,
+    ImportValidationFailure,
     MediaFailure,
     RecordState,
     RunnerLease,
+    ValidationStatus,
     in_done_batch,
 )
 
@@ -256,3 +262,150 @@ class CommitRepository:
 
 def seconds_interval(seconds: float) -> ColumnElement[Any]:
     return func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+
+
+# -- validations (rehearsals of a commit) -----------------------------------------------------------------
+
+# The columns of a staged record that its copy takes over as they are: all but its id and its import.
+COPIED_RECORD_COLUMNS = ", ".join(
+    column.name for column in ImportRecord.__table__.columns if column.name not in ("record_id", "import_id")
+)
+
+# The import's copy for a rehearsal: same settings, no webhooks, no idempotency key; committed with a
+# status of its own, made ``importing`` only inside the rehearsal's transaction.
+COPY_IMPORT = """
+INSERT INTO imports (id, integration_id, name, status, defer_references, media_failure, batch_count,
+                     last_push_at, start_time, rehearsal_of)
+SELECT :copy_id, integration_id, name, :status, defer_references, media_failure, batch_count, last_push_at,
+       now(), id
+FROM imports WHERE id = :import_id AND status = 'started'
+RETURNING id
+"""
+
+# Its staged records up to the validation's last one, in their order (which the commit's batches and
+# failures follow): the copy's records get new ids in that same order.
+COPY_RECORDS = f"""
+INSERT INTO import_records (import_id, {COPIED_RECORD_COLUMNS})
+SELECT :copy_id, {COPIED_RECORD_COLUMNS} FROM import_records
+WHERE import_id = :import_id AND record_id <= :last_record
+ORDER BY record_id
+"""  # noqa: S608 (only the model's column names are interpolated)
+
+# A page of the copy's failures, each with the record of the import that its record copies.
+COPY_FAILURES = """
+SELECT f.number, o.record_id, f.entity, f.entity_id, f.path, f.batch, f.severity_code, f.details
+FROM import_failures f
+LEFT JOIN import_records c ON c.record_id = f.record_id
+LEFT JOIN import_records o
+       ON o.import_id = :import_id AND o.operation = c.operation AND o.entity = c.entity
+      AND o.entity_id = c.entity_id
+WHERE f.import_id = :copy_id AND f.number > :after
+ORDER BY f.number
+LIMIT :limit
+"""
+
+
+class ValidationFailure(NamedTuple):
+    number: int
+    record_id: int | None
+    entity: str
+    entity_id: uuid.UUID | None
+    path: str | None
+    batch: int | None
+    severity_code: int
+    details: list[dict[str, Any]]
+
+
+class RehearsalRepository:
+    """SQL of a validation: the copy of the import its commit is rehearsed on, and the validation's row
+    and failures, which outlive the rehearsal."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def current(self, import_id: uuid.UUID, validation_id: uuid.UUID) -> ImportValidation | None:
+        """The validation, if it is still the import's latest and running; locked to the transaction's end."""
+        return await self.session.scalar(
+            select(ImportValidation)
+            .where(
+                ImportValidation.import_id == import_id,
+                ImportValidation.id == validation_id,
+                ImportValidation.status == ValidationStatus.RUNNING,
+            )
+            .with_for_update()
+        )
+
+    async def heartbeat(self, validation_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(ImportValidation)
+            .where(ImportValidation.id == validation_id)
+            .values(heartbeat_at=func.now())
+        )
+
+    async def stalled(self, older_than_seconds: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """The running validations whose worker has shown no sign of life for a while, as (import,
+        validation) ids; each is claimed (its heartbeat set) so that one check queues it again."""
+        cutoff = func.now() - seconds_interval(older_than_seconds)
+        rows = await self.session.execute(
+            update(ImportValidation)
+            .where(
+                ImportValidation.status == ValidationStatus.RUNNING, ImportValidation.heartbeat_at < cutoff
+            )
+            .values(heartbeat_at=func.now())
+            .returning(ImportValidation.import_id, ImportValidation.id)
+        )
+        return [(import_id, validation_id) for import_id, validation_id in rows]
+
+    async def drop_copies(self, import_id: uuid.UUID) -> None:
+        """Delete the import's rehearsal copies (with everything in them)."""
+        await self.session.execute(delete(Import).where(Import.rehearsal_of == import_id))
+
+    async def drop_copy(self, copy_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(Import).where(Import.id == copy_id, Import.rehearsal_of.is_not(None))
+        )
+
+    async def copy_import(self, import_id: uuid.UUID, last_record: int) -> uuid.UUID | None:
+        """A copy of the import holding its staged records up to ``last_record``; None if the import is
+        no longer ``started``."""
+        copy_id = new_id()
+        params = {"import_id": import_id, "copy_id": copy_id}
+        copied = await self.session.scalar(text(COPY_IMPORT), {**params, "status": REHEARSAL_STATUS})
+        if copied is None:
+            return None
+        await self.session.execute(text(COPY_RECORDS), {**params, "last_record": last_record})
+        return copy_id
+
+    async def start_rehearsal(self, copy_id: uuid.UUID) -> None:
+        """The copy committed, inside the rehearsal's transaction."""
+        await self.session.execute(
+            update(Import)
+            .where(Import.id == copy_id)
+            .values(status=ImportStatus.IMPORTING, commit_time=func.now())
+        )
+
+    async def copy_failures(
+        self, import_id: uuid.UUID, copy_id: uuid.UUID, *, after: int, limit: int
+    ) -> list[ValidationFailure]:
+        rows = await self.session.execute(
+            text(COPY_FAILURES), {"import_id": import_id, "copy_id": copy_id, "after": after, "limit": limit}
+        )
+        return [ValidationFailure(*row) for row in rows]
+
+    async def clear_failures(self, import_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(ImportValidationFailure).where(ImportValidationFailure.import_id == import_id)
+        )
+
+    async def add_failures(self, import_id: uuid.UUID, failures: Sequence[ValidationFailure]) -> None:
+        if failures:
+            await self.session.execute(
+                insert(ImportValidationFailure), [{"import_id": import_id, **f._asdict()} for f in failures]
+            )
+
+    async def finish(self, import_id: uuid.UUID, totals: Mapping[str, int]) -> None:
+        await self.session.execute(
+            update(ImportValidation)
+            .where(ImportValidation.import_id == import_id)
+            .values(status=ValidationStatus.DONE, end_time=func.now(), totals=dict(totals))
+        )

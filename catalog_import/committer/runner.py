@@ -87,7 +87,12 @@ class ImportRunner:
         import_id: uuid.UUID,
         options: RunnerOptions,
         media: MediaServices | None = None,
+        *,
+        rehearsal: bool = False,
     ) -> None:
+        """``rehearsal``: the run is a validation's, in one transaction that is rolled back afterwards
+        (its sessions join it): files are not removed meanwhile but held (``held_files``) for the caller
+        to release once it has rolled back, and no batch is counted in the metrics."""
         self.session_factory = session_factory
         self.import_id = import_id
         self.options = options
@@ -99,6 +104,8 @@ class ImportRunner:
         # The lanes of this runner while it writes: its own, and further ones for batches of media.
         self._lanes: asyncio.TaskGroup | None = None
         self._media_lanes: set[asyncio.Task[None]] = set()
+        self.rehearsal = rehearsal
+        self.held_files: set[str] = set()
 
     async def run(self) -> bool:
         """Work on the import until it is done. Returns True when this runner finished it."""
@@ -109,7 +116,13 @@ class ImportRunner:
     async def _run(self) -> bool:
         async with self.session_factory() as session, session.begin():
             prepared = await prepare_import(
-                session, self.import_id, self.options.batch_size, self.options.media_batch_size
+                session,
+                self.import_id,
+                self.options.batch_size,
+                self.options.media_batch_size,
+                # Held to the end of a rehearsal's transaction, ANALYZE's lock would hold up everyone
+                # else's; a rehearsal has its statistics taken before it starts.
+                analyze=not self.rehearsal,
             )
             if not prepared:
                 return False
@@ -244,6 +257,8 @@ class ImportRunner:
         def state(record_id: int) -> str:
             return "failed" if record_id in failed else "skipped" if record_id in not_written else "written"
 
+        if self.rehearsal:
+            return Progress.WROTE
         # Counted once the batch's transaction has committed.
         metrics.count_batch(
             time.perf_counter() - started,
@@ -279,18 +294,11 @@ class ImportRunner:
         return problems
 
     async def _release_unused_files(self, files: set[str]) -> None:
-        if self.media is None:
+        if self.rehearsal:
+            # Inside the rehearsal every file it stored is in use, and one it deletes still is outside.
+            self.held_files |= files
             return
-        ordered = sorted(files)
-        # A few hundred files per transaction: every file's lock is held to the end of it, and the locks
-        # of all sessions share one table of the server's.
-        for start in range(0, len(ordered), FILES_PER_RELEASE):
-            chunk = ordered[start : start + FILES_PER_RELEASE]
-            async with self.session_factory() as session, session.begin():
-                files_repository = MediaFileRepository(session)
-                await files_repository.lock_files(chunk)
-                for sha256 in await files_repository.unused_files(chunk):
-                    self.media.storage.delete(sha256)
+        await release_unused_files(self.session_factory, self.media, files)
 
     async def _heartbeat(self) -> None:
         now = time.monotonic()
@@ -299,6 +307,24 @@ class ImportRunner:
         self._last_heartbeat = now
         async with self.session_factory() as session, session.begin():
             await CommitRepository(session).heartbeat(self.import_id)
+
+
+async def release_unused_files(
+    session_factory: async_sessionmaker[AsyncSession], media: MediaServices | None, files: set[str]
+) -> None:
+    """Remove those of the stored ``files`` that no media row uses, each under its lock."""
+    if media is None:
+        return
+    ordered = sorted(files)
+    # A few hundred files per transaction: every file's lock is held to the end of it, and the locks of
+    # all sessions share one table of the server's.
+    for start in range(0, len(ordered), FILES_PER_RELEASE):
+        chunk = ordered[start : start + FILES_PER_RELEASE]
+        async with session_factory() as session, session.begin():
+            files_repository = MediaFileRepository(session)
+            await files_repository.lock_files(chunk)
+            for sha256 in await files_repository.unused_files(chunk):
+                media.storage.delete(sha256)
 
 
 async def abandon_import(

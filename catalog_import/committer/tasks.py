@@ -1,6 +1,8 @@
-"""The commit stage's worker functions: the arq job that runs an import under a lease, and the periodic checks
-that queue again the imports whose workers are gone (their leases ran out) or that nobody made progress on
-(a lost queue entry). Their state lives in PostgreSQL, so running them twice or after a crash is safe."""
+"""The commit stage's worker functions: the arq job that runs an import under a lease, the one that rehearses
+an import's commit for its validation, and the periodic checks that queue again the imports whose workers
+are gone (their leases ran out) or that nobody made progress on (a lost queue entry), and the validations
+left without a heartbeat. Their state lives in PostgreSQL, so running them twice or after a crash is
+safe."""
 
 import uuid
 from collections.abc import Awaitable, Callable
@@ -9,10 +11,12 @@ from typing import Any
 
 import structlog
 from arq import Retry
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from catalog_import.committer.leases import RunnerLeases
-from catalog_import.committer.repository import CommitRepository
+from catalog_import.committer.repository import CommitRepository, RehearsalRepository
 from catalog_import.committer.runner import ImportRunner, RunnerOptions, abandon_import
+from catalog_import.committer.validation import Rehearsal
 from catalog_import.db import database_unavailable
 from catalog_import.runtime import WorkerRuntime
 
@@ -23,11 +27,12 @@ MAX_TRIES = 5
 
 @dataclass
 class CommitRuntime(WorkerRuntime):
-    """The worker's runtime with what the commit's jobs need besides: how runners work, and the leases
-    they hold on imports."""
+    """The worker's runtime with what the commit's jobs need besides: how runners work, the leases
+    they hold on imports, and the engine a validation's rehearsal takes its one connection from."""
 
     runner_options: RunnerOptions
     leases: RunnerLeases
+    engine: AsyncEngine
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -62,6 +67,32 @@ async def run_import(ctx: dict[str, Any], import_id_hex: str) -> bool:
         raise Retry(defer=min(2**job_try, 30)) from exc
 
 
+async def validate_import(ctx: dict[str, Any], import_id_hex: str, validation_id_hex: str) -> bool:
+    """Rehearse an import's commit for its validation (see ``validation``). After an infrastructure error
+    the validation, still running without a heartbeat, is queued again by the stall check; any other error
+    ends it with a failure that says so."""
+    runtime: CommitRuntime = ctx["runtime"]
+    rehearsal = Rehearsal(
+        engine=runtime.engine,
+        session_factory=runtime.session_factory,
+        options=runtime.runner_options,
+        media=runtime.media,
+        import_id=uuid.UUID(import_id_hex),
+        validation_id=uuid.UUID(validation_id_hex),
+        heartbeat_seconds=check_period(runtime.stalled_after_seconds / 3),
+    )
+    with structlog.contextvars.bound_contextvars(import_id=import_id_hex, validation_id=validation_id_hex):
+        try:
+            return await rehearsal.run()
+        except Exception as exc:
+            if is_transient(exc):
+                logger.warning("infrastructure error; the validation is queued again", error=str(exc))
+                raise
+            logger.exception("validation failed")
+            await rehearsal.fail(f"The validation stopped: {exc}")
+            return False
+
+
 def check_period(wanted_seconds: float) -> float:
     """How often a check that should run every ``wanted_seconds`` runs: at most once a second, at least
     every 15 s."""
@@ -88,6 +119,24 @@ async def requeue_stalled(ctx: dict[str, Any]) -> int:
         check="stall check",
         event="stalled import queued again",
     )
+
+
+async def requeue_stalled_validations(ctx: dict[str, Any]) -> int:
+    """Queue again the validations that are running but whose worker has shown no sign of life lately
+    (gone mid-rehearsal, or a queue entry lost)."""
+    runtime: CommitRuntime = ctx["runtime"]
+    try:
+        async with runtime.session_factory() as session, session.begin():
+            found = await RehearsalRepository(session).stalled(runtime.stalled_after_seconds)
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        logger.warning("validation stall check skipped: database unavailable", error=str(exc))
+        return 0
+    for import_id, validation_id in found:
+        logger.warning("stalled validation queued again", import_id=import_id.hex)
+        await runtime.queue.enqueue_validation(import_id, validation_id, again=True)
+    return len(found)
 
 
 async def _queue_again(

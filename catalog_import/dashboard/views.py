@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from catalog_import.dashboard.repository import SettledBatch
 from catalog_import.imports import schemas
-from catalog_import.models import ImportStatus
+from catalog_import.models import ImportStatus, ValidationStatus
 from catalog_import.problems import Severity
 from catalog_import.schemas import ApiModel
 
@@ -61,6 +61,23 @@ class EntityTotal(ApiModel):
     written: int
 
 
+def validation_text(validation: schemas.Validation | None) -> str:
+    """The latest validation in a sentence, or how to have one."""
+    if validation is None:
+        return "not validated: a validation rehearses the commit and writes nothing"
+    if validation.status == ValidationStatus.RUNNING:
+        return f"running since {format_time(validation.start_time)}"
+    return f"done at {format_time(validation.end_time)}"
+
+
+def validation_totals_text(validation: schemas.Validation | None) -> str:
+    """What the commit would write, by the latest validation, once it is done."""
+    if validation is None or validation.status != ValidationStatus.DONE:
+        return "—"
+    counts = {entity: getattr(validation.totals, entity) for entity in TOTAL_ENTITIES}
+    return ", ".join(f"{entity} {format_count(n)}" for entity, n in counts.items() if n) or "nothing"
+
+
 class ImportView(ApiModel):
     """One import as the pages and their JSON show it."""
 
@@ -89,10 +106,16 @@ class ImportView(ApiModel):
     cancellable: bool
     active: bool
     stalled: bool
+    # The latest validation: "" (none), running or done, in words, and what it found.
+    validation_status: str = ""
+    validation_text: str = ""
+    validation_totals_text: str = "—"
+    validation_failures: int = 0
 
     @classmethod
     def of(cls, summary: schemas.ImportSummary) -> "ImportView":
         progress = summary.progress
+        validation = summary.validation if isinstance(summary, schemas.Status) else None
         committed = summary.commit_time is not None
         throughput = progress.processed / summary.duration if committed and summary.duration > 0 else None
         percent = math.floor(100 * progress.processed / progress.total) if progress.total else 0
@@ -136,6 +159,10 @@ class ImportView(ApiModel):
             cancellable=summary.status == ImportStatus.STARTED,
             active=summary.status in (ImportStatus.STARTED, ImportStatus.IMPORTING),
             stalled=summary.stalled,
+            validation_status=validation.status.value if validation else "",
+            validation_text=validation_text(validation),
+            validation_totals_text=validation_totals_text(validation),
+            validation_failures=validation.totals.failures if validation else 0,
         )
 
 

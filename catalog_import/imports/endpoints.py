@@ -189,6 +189,27 @@ async def commit_import(
     return Response(status_code=204)
 
 
+@router.post(
+    "/{import_id}/validate",
+    operation_id="validate_import",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(404, 409),
+)
+async def validate_import(
+    request: Request,
+    import_id: Annotated[uuid.UUID, Path()],
+    session: Session,
+    integration_id: IntegrationId,
+    background: BackgroundTasks,
+) -> Response:
+    """Rehearse the commit: the workers run it as it would run (every level and check, media downloaded
+    and checked) and roll it back. The import stays `started`; `status.validation` tells what it found."""
+    validation_id = await service.validate_import(session, integration_id, import_id)
+    background.add_task(request.app.state.queue.enqueue_validation, import_id, validation_id)
+    return Response(status_code=204)
+
+
 RETRY_DEFAULTS = schemas.RetryConfig()
 """A retry without a body: the import retried names the new one."""
 
@@ -317,8 +338,12 @@ async def list_failures(
         Literal["record"] | None,
         Query(description="`record`: give each failure of a root record that record as it was pushed."),
     ] = None,
+    of: Annotated[
+        Literal["import", "validation"],
+        Query(description="`validation`: the failures of the import's latest validation instead."),
+    ] = "import",
 ) -> Page[schemas.Failure]:
-    """Every failure of an import, in the order they were found."""
+    """Every failure of an import (or of its latest validation), in the order they were found."""
     return await service.list_failures(
         session,
         integration_id,
@@ -327,6 +352,7 @@ async def list_failures(
         limit,
         parse_severity(min_severity),
         with_records=include == "record",
+        of_validation=of == "validation",
     )
 
 

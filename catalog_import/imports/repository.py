@@ -3,13 +3,14 @@
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import BigInteger, Uuid, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog_import.ids import new_id
 from catalog_import.imports.stagers.base import StagedRecord
 from catalog_import.models import (
     INITIAL_LEVEL_SQL,
@@ -21,7 +22,10 @@ from catalog_import.models import (
     ImportRecordAction,
     ImportRecordCount,
     ImportStatus,
+    ImportValidation,
+    ImportValidationFailure,
     RecordState,
+    ValidationStatus,
     WebhookDelivery,
 )
 from catalog_import.problems import Severity
@@ -112,6 +116,9 @@ class RecordCounts:
     retried_by: list[uuid.UUID]
 
 
+FailureRow = TypeVar("FailureRow", ImportFailure, ImportValidationFailure)
+
+
 class ImportRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -135,7 +142,9 @@ class ImportRepository:
     async def get(
         self, import_id: uuid.UUID, integration_id: uuid.UUID, *, lock: bool = False
     ) -> Import | None:
-        statement = select(Import).where(Import.id == import_id, Import.integration_id == integration_id)
+        statement = select(Import).where(
+            Import.id == import_id, Import.integration_id == integration_id, Import.rehearsal_of.is_(None)
+        )
         if lock:
             statement = statement.with_for_update()
         return (await self.session.execute(statement.execution_options(populate_existing=True))).scalar()
@@ -160,7 +169,9 @@ class ImportRepository:
     async def page(
         self, integration_id: uuid.UUID, status: str | None, after: uuid.UUID | None, limit: int
     ) -> Sequence[Import]:
-        statement = select(Import).where(Import.integration_id == integration_id)
+        statement = select(Import).where(
+            Import.integration_id == integration_id, Import.rehearsal_of.is_(None)
+        )
         if status is not None:
             statement = statement.where(Import.status == status)
         if after is not None:
@@ -169,7 +180,9 @@ class ImportRepository:
 
     async def count_by_status(self) -> dict[str, int]:
         """How many imports of all integrations are in each status (statuses without any left out)."""
-        rows = await self.session.execute(select(Import.status, func.count()).group_by(Import.status))
+        rows = await self.session.execute(
+            select(Import.status, func.count()).where(Import.rehearsal_of.is_(None)).group_by(Import.status)
+        )
         return {str(status): int(count) for status, count in rows}
 
     async def mark_committed(self, import_id: uuid.UUID) -> None:
@@ -314,12 +327,52 @@ class ImportRepository:
     async def failures(
         self, import_id: uuid.UUID, *, after: int | None, limit: int, max_severity_code: int = 7
     ) -> Sequence[ImportFailure]:
-        statement = select(ImportFailure).where(
-            ImportFailure.import_id == import_id, ImportFailure.severity_code <= max_severity_code
-        )
+        """A page of the import's failures, in number order."""
+        return await self._failures(ImportFailure, import_id, after, limit, max_severity_code)
+
+    async def validation_failures(
+        self, import_id: uuid.UUID, *, after: int | None, limit: int, max_severity_code: int = 7
+    ) -> Sequence[ImportValidationFailure]:
+        """A page of the failures of the import's latest validation, in number order."""
+        return await self._failures(ImportValidationFailure, import_id, after, limit, max_severity_code)
+
+    async def _failures(
+        self, model: type[FailureRow], import_id: uuid.UUID, after: int | None, limit: int, max_code: int
+    ) -> Sequence[FailureRow]:
+        statement = select(model).where(model.import_id == import_id, model.severity_code <= max_code)
         if after is not None:
-            statement = statement.where(ImportFailure.number > after)
-        return (await self.session.scalars(statement.order_by(ImportFailure.number).limit(limit))).all()
+            statement = statement.where(model.number > after)
+        return (await self.session.scalars(statement.order_by(model.number).limit(limit))).all()
+
+    # -- validations ------------------------------------------------------------------------------------
+    async def validation(self, import_id: uuid.UUID) -> ImportValidation | None:
+        """The latest validation of the import."""
+        return await self.session.get(ImportValidation, import_id, populate_existing=True)
+
+    async def start_validation(self, import_id: uuid.UUID) -> uuid.UUID:
+        """A new validation of the import, running, covering the records staged so far; it replaces the
+        latest one and its failures. Returns its id."""
+        validation_id = new_id()
+        values = {
+            "id": validation_id,
+            "status": ValidationStatus.RUNNING.value,
+            "start_time": func.now(),
+            "end_time": None,
+            "last_record": select(func.coalesce(func.max(ImportRecord.record_id), 0))
+            .where(ImportRecord.import_id == import_id)
+            .scalar_subquery(),
+            "totals": None,
+            "heartbeat_at": func.now(),
+        }
+        await self.session.execute(
+            insert(ImportValidation)
+            .values(import_id=import_id, **values)
+            .on_conflict_do_update(index_elements=["import_id"], set_=values)
+        )
+        await self.session.execute(
+            delete(ImportValidationFailure).where(ImportValidationFailure.import_id == import_id)
+        )
+        return validation_id
 
     async def pushed_records(self, record_ids: Sequence[int]) -> dict[int, Any]:
         """The items of the push bodies the given root records were pushed as, by record; records staged

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, HttpUrl, JsonValue
 
 from catalog_import.ids import Id
-from catalog_import.models import ImportStatus, MediaFailure
+from catalog_import.models import ImportStatus, MediaFailure, ValidationStatus
 from catalog_import.schemas import NO_NUL, ApiModel, Timestamp
 
 SeverityName = Literal["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"]
@@ -188,9 +188,24 @@ class ImportSummary(ApiModel):
     )
 
 
+class Validation(ApiModel):
+    """The latest validation of an import (``POST /api/import/{id}/validate``): its commit rehearsed on
+    the workers and rolled back."""
+
+    status: ValidationStatus
+    start_time: Timestamp
+    end_time: Timestamp | None
+    totals: Totals = Field(description="What the commit would write, and its failures (zeros while running).")
+    failures: list[Failure] = Field(description="The first 100; `/failures?of=validation` gives them all.")
+    failures_truncated: bool
+
+
 class Status(ImportSummary):
     failures: list[Failure]
     failures_truncated: bool
+    validation: Validation | None = Field(
+        default=None, description="The latest validation of the import; null if it was never validated."
+    )
 
 
 class FailuresEvent(ApiModel):

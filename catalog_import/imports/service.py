@@ -2,7 +2,7 @@
 status. Services never commit; the request boundary does."""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -22,6 +22,7 @@ from catalog_import.errors import (
     ImportNotFound,
     InvalidImport,
     NothingToRetry,
+    ValidationRunning,
 )
 from catalog_import.ids import new_id
 from catalog_import.imports import schemas, webhook_messages
@@ -44,7 +45,15 @@ from catalog_import.imports.stagers import (
 )
 from catalog_import.imports.views import failure_schema, summary
 from catalog_import.metrics import count_pushed
-from catalog_import.models import Import, ImportStatus, Operation
+from catalog_import.models import (
+    Import,
+    ImportFailure,
+    ImportStatus,
+    ImportValidation,
+    ImportValidationFailure,
+    Operation,
+    ValidationStatus,
+)
 from catalog_import.pagination import encode_cursor, id_after, number_after
 from catalog_import.problems import Problem, Severity
 from catalog_import.resolvers.lookups import Lookups
@@ -132,8 +141,29 @@ async def commit_import(session: AsyncSession, integration_id: uuid.UUID, import
     """Hand the import to the workers. The caller enqueues it once this transaction has committed."""
     import_ = await get_import(session, integration_id, import_id, lock=True)
     ensure_open(import_)
-    await ImportRepository(session).mark_committed(import_id)
+    repository = ImportRepository(session)
+    await ensure_no_validation_running(repository, import_id)
+    await repository.mark_committed(import_id)
     return import_
+
+
+async def validate_import(
+    session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID
+) -> uuid.UUID:
+    """Start a validation of the import (its commit rehearsed on a worker and rolled back), replacing the
+    latest one; returns its id, which the caller queues once this transaction has committed."""
+    import_ = await get_import(session, integration_id, import_id, lock=True)
+    ensure_open(import_)
+    repository = ImportRepository(session)
+    await ensure_no_validation_running(repository, import_id)
+    return await repository.start_validation(import_id)
+
+
+async def ensure_no_validation_running(repository: ImportRepository, import_id: uuid.UUID) -> None:
+    """Under the import's lock: neither a commit nor another validation while a validation runs."""
+    validation = await repository.validation(import_id)
+    if validation is not None and validation.status == ValidationStatus.RUNNING:
+        raise ValidationRunning()
 
 
 async def cancel_import(session: AsyncSession, integration_id: uuid.UUID, import_id: uuid.UUID) -> None:
@@ -421,8 +451,24 @@ async def import_status(
     repository = ImportRepository(session)
     counts = (await repository.counts([import_id]))[import_id]
     failures = await repository.failures(import_id, after=None, limit=STATUS_FAILURE_LIMIT + 1)
+    validation = await repository.validation(import_id)
     return schemas.Status(
         **summary(import_, counts, stalled_after_seconds).model_dump(),
+        failures=[failure_schema(f) for f in failures[:STATUS_FAILURE_LIMIT]],
+        failures_truncated=len(failures) > STATUS_FAILURE_LIMIT,
+        validation=await validation_status(repository, validation) if validation else None,
+    )
+
+
+async def validation_status(repository: ImportRepository, validation: ImportValidation) -> schemas.Validation:
+    failures = await repository.validation_failures(
+        validation.import_id, after=None, limit=STATUS_FAILURE_LIMIT + 1
+    )
+    return schemas.Validation(
+        status=ValidationStatus(validation.status),
+        start_time=validation.start_time,
+        end_time=validation.end_time,
+        totals=schemas.Totals(**(validation.totals or {})),
         failures=[failure_schema(f) for f in failures[:STATUS_FAILURE_LIMIT]],
         failures_truncated=len(failures) > STATUS_FAILURE_LIMIT,
     )
@@ -456,11 +502,14 @@ async def list_failures(
     min_severity: Severity,
     *,
     with_records: bool = False,
+    of_validation: bool = False,
 ) -> Page[schemas.Failure]:
-    """A page of an import's failures; ``with_records``: each with its root record as it was pushed."""
+    """A page of an import's failures, or of its latest validation's (``of_validation``); ``with_records``:
+    each with its root record as it was pushed."""
     await get_import(session, integration_id, import_id)
     repository = ImportRepository(session)
-    failures = await repository.failures(
+    listed = repository.validation_failures if of_validation else repository.failures
+    failures: Sequence[ImportFailure | ImportValidationFailure] = await listed(
         import_id, after=number_after(cursor), limit=limit + 1, max_severity_code=int(min_severity)
     )
     page = list(failures[:limit])

@@ -7,10 +7,12 @@ from pydantic import JsonValue
 
 from catalog_import.imports import schemas
 from catalog_import.imports.repository import RecordCounts
-from catalog_import.models import Import, ImportFailure, ImportStatus
+from catalog_import.models import Import, ImportFailure, ImportStatus, ImportValidationFailure
 
 
-def failure_schema(failure: ImportFailure, record: JsonValue = None) -> schemas.Failure:
+def failure_schema(
+    failure: ImportFailure | ImportValidationFailure, record: JsonValue = None
+) -> schemas.Failure:
     return schemas.Failure(
         entity=failure.entity,
         id=failure.entity_id,

@@ -34,6 +34,16 @@ class ImportStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+# The status of the copy an import's validation rehearses its commit on (``rehearsal_of``), outside the
+# rehearsal's own transaction: no check, list or purge of imports takes it for one of theirs.
+REHEARSAL_STATUS = "rehearsal"
+
+
+class ValidationStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+
+
 class MediaFailure(StrEnum):
     """What a media that cannot be downloaded does to the record it is nested in (``mediaFailure``)."""
 
@@ -99,6 +109,7 @@ class Import(Base):
         # Finished imports past the retention period are found by this one.
         Index("ix_imports_status_end_time", "status", "end_time"),
         Index("ix_imports_retry_of", "retry_of", postgresql_where=text("retry_of IS NOT NULL")),
+        Index("ix_imports_rehearsal_of", "rehearsal_of", postgresql_where=text("rehearsal_of IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -126,6 +137,10 @@ class Import(Base):
     heartbeat_at: Mapped[datetime | None]
     # The import this one retries (started holding its failed and skipped root records again).
     retry_of: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
+    # The import whose validation this one is the copy of (status ``rehearsal``): it holds that import's
+    # staged records while a worker rehearses their commit, is never shown, and goes when the rehearsal
+    # ends (or with that import).
+    rehearsal_of: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"))
 
 
 class ImportRecord(Base):
@@ -315,6 +330,49 @@ class ImportFailure(Base):
     severity_code: Mapped[int] = mapped_column(SmallInteger)
     details: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = created_at_column()
+
+
+class ImportValidation(Base):
+    """The latest validation of an import (CONTRACT §9.4): its commit rehearsed on a worker in a
+    transaction that was rolled back, and what that came to."""
+
+    __tablename__ = "import_validations"
+    __table_args__ = (Index("ix_import_validations_status_heartbeat_at", "status", "heartbeat_at"),)
+
+    import_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    # New for every validation: the job of one replaced since (by validating again) ends without a word.
+    id: Mapped[uuid.UUID]
+    status: Mapped[str] = mapped_column(String(16))
+    start_time: Mapped[datetime]
+    end_time: Mapped[datetime | None]
+    # The import's last staged record when it started: it covers the records up to this one.
+    last_record: Mapped[int] = mapped_column(BigInteger)
+    # What it came to, as the status's totals (set when done).
+    totals: Mapped[dict[str, int] | None] = mapped_column(JSONB)
+    # Last sign of life of the worker rehearsing it; a stale one means it is queued again.
+    heartbeat_at: Mapped[datetime | None]
+
+
+class ImportValidationFailure(Base):
+    """A failure the latest validation of an import found, as a commit would have recorded it."""
+
+    __tablename__ = "import_validation_failures"
+    __table_args__ = (UniqueConstraint("import_id", "number"),)
+
+    failure_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    # The staged record that failed (no key: records staged again keep theirs, and a cancelled import's
+    # records go without looking here); null for import-wide failures.
+    record_id: Mapped[int | None] = mapped_column(BigInteger)
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[uuid.UUID | None]
+    path: Mapped[str | None] = mapped_column(Text)
+    batch: Mapped[int | None] = mapped_column(Integer)
+    severity_code: Mapped[int] = mapped_column(SmallInteger)
+    details: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
 
 
 class WebhookState(StrEnum):

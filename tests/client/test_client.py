@@ -19,6 +19,7 @@ from catalog_import.client import (
     RecordOrigin,
     Status,
     TaxRef,
+    Validation,
 )
 from tests.factories import product
 from tests.live import CLIENT_ID, CLIENT_SECRET, live_get
@@ -103,6 +104,38 @@ def test_sync_retry_names_the_new_import(live_server: str) -> None:
     assert (status.name, status.status, status.retry_of) == ("second go", "started", first.id)
     assert [record.origin for record in result.records] == [RecordOrigin(batch=1, path="products.0")]
     assert (refused.value.status_code, refused.value.code) == (409, "IMPORT_NOT_DONE")
+
+
+async def test_a_validation_reports_what_the_commit_would_do_and_writes_nothing(live_server: str) -> None:
+    async with AsyncCatalogImportClient(live_server, CLIENT_ID, CLIENT_SECRET) as client:
+        session = await client.start_session("client validation", deferReferences=True)
+        await session.add_records(
+            products=[product("CLIENT-VALID"), product("CLIENT-INVALID", categories=[{"path": ["Nowhere"]}])]
+        )
+        validation = await session.validate(poll_seconds=0.1, timeout_seconds=60)
+        failures = await session.failures(of_validation=True, include_records=True)
+        status = await session.status()
+
+    assert isinstance(validation, Validation)
+    assert (validation.status, validation.totals.product, validation.totals.failures) == ("done", 1, 1)
+    [found_failure] = validation.failures
+    assert (found_failure.path, found_failure.details[0].code) == ("products.1", "CATEGORY_NOT_FOUND")
+    assert [f.record for f in failures] == [product("CLIENT-INVALID", categories=[{"path": ["Nowhere"]}])]
+    assert (status.status, status.failures, status.validation) == ("started", [], validation)
+    found = live_get(live_server, "/api/catalog/products", productNumber="CLIENT-VALID").json()["items"]
+    assert found == []
+
+
+def test_sync_validation_then_commit(live_server: str) -> None:
+    with CatalogImportClient(live_server, CLIENT_ID, CLIENT_SECRET) as client:
+        session = client.start_session("sync validation")
+        session.add_records(products=[product("CLIENT-SYNC-VALID")])
+        validation = session.validate(poll_seconds=0.1, timeout_seconds=60)
+        session.commit()
+        status = session.done(poll_seconds=0.1, timeout_seconds=60)
+
+    assert (validation.totals.product, validation.failures) == (1, [])
+    assert (status.totals.product, status.failures) == (1, [])
 
 
 def test_wrong_secret_is_reported(live_server: str) -> None:

@@ -400,6 +400,28 @@ class TestPages:
         assert "MEDIA_URL_UPLOAD_DISABLED" in page.text
         assert "Cancel the import" not in page.text.split('data-show-when="started"')[1].split("hidden")[0]
 
+    async def test_an_imports_page_shows_its_latest_validation(
+        self, web: httpx.AsyncClient, api: Api
+    ) -> None:
+        import_id = await api.start(deferReferences=True)
+        await api.push(
+            import_id, {"products": [product("SHOWN"), product("LOST", categories=[{"path": ["Nowhere"]}])]}
+        )
+        await signed_in(web, api)
+        before = (await web.get(f"/dashboard/api/imports/{import_id}")).json()["item"]
+
+        await api.validate_and_run(import_id)
+
+        page = await web.get(f"/dashboard/imports/{import_id}")
+        item = (await web.get(f"/dashboard/api/imports/{import_id}")).json()["item"]
+        assert before["validationStatus"] == ""
+        assert before["validationText"].startswith("not validated")
+        assert (item["validationStatus"], item["validationFailures"]) == ("done", 1)
+        assert item["validationText"].startswith("done at ")
+        assert item["validationTotalsText"] == "product 1, tax 1"
+        assert '<dd data-field="validationTotalsText">product 1, tax 1</dd>' in page.text
+        assert item["status"] == "started"
+
     async def test_failures_are_filtered_and_paged(
         self, web: httpx.AsyncClient, api: Api, media_off: MediaServices
     ) -> None:
