@@ -96,22 +96,11 @@ class ImportQueue:
         Returns False when Redis cannot be reached. The import is committed in PostgreSQL all the same,
         and the stall check queues it once it has waited ``stalled_after_seconds``."""
         suffix = f"r{time.time_ns()}" if again else "c"
-        try:
-            for n in range(self.jobs_per_import):
-                await self.pool.enqueue_job(
-                    RUN_IMPORT,
-                    import_id.hex,
-                    _job_id=f"import:{import_id.hex}:{suffix}:{n}",
-                    _queue_name=self.queue_name,
-                )
-        except REDIS_UNAVAILABLE as exc:
-            logger.warning(
-                "import not queued: redis unavailable; the stall check queues it",
-                import_id=import_id.hex,
-                error=f"{type(exc).__name__}: {exc}",
-            )
-            return False
-        return True
+        jobs = [
+            (RUN_IMPORT, (import_id.hex,), f"import:{import_id.hex}:{suffix}:{n}")
+            for n in range(self.jobs_per_import)
+        ]
+        return await self._enqueue(jobs, "import", import_id)
 
     async def enqueue_validation(
         self, import_id: uuid.UUID, validation_id: uuid.UUID, *, again: bool = False
@@ -120,17 +109,21 @@ class ImportQueue:
         validation whose worker is gone) uses a fresh id. Returns False when Redis cannot be reached; the
         stall check queues it then."""
         suffix = f"r{time.time_ns()}" if again else "v"
+        job_id = f"validation:{validation_id.hex}:{suffix}"
+        return await self._enqueue(
+            [(VALIDATE_IMPORT, (import_id.hex, validation_id.hex), job_id)], "validation", import_id
+        )
+
+    async def _enqueue(
+        self, jobs: Sequence[tuple[str, tuple[str, ...], str]], what: str, import_id: uuid.UUID
+    ) -> bool:
+        """Queue ``jobs`` (function, arguments, job id); False, logged, when Redis cannot be reached."""
         try:
-            await self.pool.enqueue_job(
-                VALIDATE_IMPORT,
-                import_id.hex,
-                validation_id.hex,
-                _job_id=f"validation:{validation_id.hex}:{suffix}",
-                _queue_name=self.queue_name,
-            )
+            for function, args, job_id in jobs:
+                await self.pool.enqueue_job(function, *args, _job_id=job_id, _queue_name=self.queue_name)
         except REDIS_UNAVAILABLE as exc:
             logger.warning(
-                "validation not queued: redis unavailable; the stall check queues it",
+                f"{what} not queued: redis unavailable; the stall check queues it",
                 import_id=import_id.hex,
                 error=f"{type(exc).__name__}: {exc}",
             )
