@@ -51,5 +51,6 @@ async def test_media_are_cut_apart_from_the_other_records_of_their_level(
 
 async def test_media_batches_are_never_larger_than_the_other_batches(api: Api) -> None:
     batches = await batches_of(api, 250, batch_size=2, media_batch_size=1)
-    assert [records for is_media, records in batches if not is_media] == [2, 1]
+    # Batches are cut by one grouped INSERT: their sizes are what counts, not the order the groups come in.
+    assert sorted((records for is_media, records in batches if not is_media), reverse=True) == [2, 1]
     assert [records for is_media, records in batches if is_media] == [2] * 125
