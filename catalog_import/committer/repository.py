@@ -392,11 +392,6 @@ class RehearsalRepository:
         )
         return [ValidationFailure(*row) for row in rows]
 
-    async def clear_failures(self, import_id: uuid.UUID) -> None:
-        await self.session.execute(
-            delete(ImportValidationFailure).where(ImportValidationFailure.import_id == import_id)
-        )
-
     async def add_failures(self, import_id: uuid.UUID, failures: Sequence[ValidationFailure]) -> None:
         if failures:
             await self.session.execute(

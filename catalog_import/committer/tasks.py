@@ -5,13 +5,13 @@ left without a heartbeat. Their state lives in PostgreSQL, so running them twice
 safe."""
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from arq import Retry
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from catalog_import.committer.leases import RunnerLeases
 from catalog_import.committer.repository import CommitRepository, RehearsalRepository
@@ -23,6 +23,9 @@ from catalog_import.runtime import WorkerRuntime
 logger = structlog.get_logger(__name__)
 
 MAX_TRIES = 5
+
+# What a periodic check finds to queue again: an import, or a validation (with its import).
+Found = TypeVar("Found")
 
 
 @dataclass
@@ -101,9 +104,11 @@ def check_period(wanted_seconds: float) -> float:
 
 async def take_over_abandoned(ctx: dict[str, Any]) -> int:
     """Queue again the imports whose every lease ran out: the workers that ran them are gone."""
+    runtime: CommitRuntime = ctx["runtime"]
     return await _queue_again(
-        ctx["runtime"],
-        lambda repository: repository.take_expired_leases(),
+        runtime,
+        lambda session: CommitRepository(session).take_expired_leases(),
+        lambda import_id: (import_id, runtime.queue.enqueue_import(import_id, again=True)),
         check="lease check",
         event="import of a gone worker queued again",
     )
@@ -115,7 +120,8 @@ async def requeue_stalled(ctx: dict[str, Any]) -> int:
     runtime: CommitRuntime = ctx["runtime"]
     return await _queue_again(
         runtime,
-        lambda repository: repository.stalled(runtime.stalled_after_seconds),
+        lambda session: CommitRepository(session).stalled(runtime.stalled_after_seconds),
+        lambda import_id: (import_id, runtime.queue.enqueue_import(import_id, again=True)),
         check="stall check",
         event="stalled import queued again",
     )
@@ -125,38 +131,36 @@ async def requeue_stalled_validations(ctx: dict[str, Any]) -> int:
     """Queue again the validations that are running but whose worker has shown no sign of life lately
     (gone mid-rehearsal, or a queue entry lost)."""
     runtime: CommitRuntime = ctx["runtime"]
-    try:
-        async with runtime.session_factory() as session, session.begin():
-            found = await RehearsalRepository(session).stalled(runtime.stalled_after_seconds)
-    except Exception as exc:
-        if not database_unavailable(exc):
-            raise
-        logger.warning("validation stall check skipped: database unavailable", error=str(exc))
-        return 0
-    for import_id, validation_id in found:
-        logger.warning("stalled validation queued again", import_id=import_id.hex)
-        await runtime.queue.enqueue_validation(import_id, validation_id, again=True)
-    return len(found)
+    return await _queue_again(
+        runtime,
+        lambda session: RehearsalRepository(session).stalled(runtime.stalled_after_seconds),
+        lambda found: (found[0], runtime.queue.enqueue_validation(*found, again=True)),
+        check="validation stall check",
+        event="stalled validation queued again",
+    )
 
 
 async def _queue_again(
     runtime: CommitRuntime,
-    find: Callable[[CommitRepository], Awaitable[list[uuid.UUID]]],
+    find: Callable[[AsyncSession], Awaitable[Sequence[Found]]],
+    queue: Callable[[Found], tuple[uuid.UUID, Awaitable[bool]]],
     *,
     check: str,
     event: str,
 ) -> int:
-    """Queue again the imports ``find`` names, logging ``event`` for each."""
+    """Queue again what ``find`` names: ``queue`` gives each one's import and the queueing of its job,
+    and ``event`` is logged for each."""
     try:
         async with runtime.session_factory() as session, session.begin():
-            found = await find(CommitRepository(session))
+            found = await find(session)
     except Exception as exc:
         if not database_unavailable(exc):
             raise
         # The next check, a few seconds on, looks again.
         logger.warning(f"{check} skipped: database unavailable", error=str(exc))
         return 0
-    for import_id in found:
+    for item in found:
+        import_id, queueing = queue(item)
         logger.warning(event, import_id=import_id.hex)
-        await runtime.queue.enqueue_import(import_id, again=True)
+        await queueing
     return len(found)

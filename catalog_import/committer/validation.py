@@ -111,7 +111,6 @@ class Rehearsal:
                 repository = RehearsalRepository(session)
                 if await repository.current(self.import_id, self.validation_id) is None:
                     return False
-                await repository.clear_failures(self.import_id)
                 after = 0
                 while failures := await RehearsalRepository(reading).copy_failures(
                     self.import_id, copy_id, after=after, limit=FAILURES_PER_PAGE
@@ -129,7 +128,6 @@ class Rehearsal:
             repository = RehearsalRepository(session)
             if await repository.current(self.import_id, self.validation_id) is None:
                 return
-            await repository.clear_failures(self.import_id)
             failure = ValidationFailure(
                 1, None, "import", self.import_id, None, None, int(problem.severity), [problem.to_json()]
             )
